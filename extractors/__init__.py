@@ -1,0 +1,1 @@
+"""Collect posts and articles, politely; extract article text."""

@@ -1,0 +1,1 @@
+"""Turn items into ranked stories and stories into drafts in the house style."""
