@@ -1,0 +1,539 @@
+"""The editors' desk: the one set of rules for reviewing, ordering and publishing.
+
+The CLI and the web app both call these functions, so both enforce the same
+rules: edits are optimistic-locked, every change lands in the audit log and
+the draft's history, and only approved drafts reach a published digest.
+Public ids are story ids (a story has at most one draft).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import (
+    AuditLog,
+    Digest,
+    Draft,
+    DraftRevision,
+    Item,
+    LLMCall,
+    Publication,
+    Run,
+    Source,
+    Story,
+    StoryItem,
+    utcnow,
+)
+from storage.writes import draft_snapshot
+
+STATUSES = ("pending", "approved", "rejected", "needs_human")
+
+
+class DeskError(Exception):
+    """A request the desk refuses, with a message fit for an editor."""
+
+
+class NotFound(DeskError):
+    pass
+
+
+class InvalidAction(DeskError):
+    pass
+
+
+class Conflict(DeskError):
+    """The draft changed since the editor opened it; `current` is the other version."""
+
+    def __init__(self, message: str, current: dict[str, Any]):
+        super().__init__(message)
+        self.current = current
+
+
+@dataclass
+class SourceRef:
+    id: str
+    title: str
+    outlet: str
+    url: str | None
+    kind: str
+    author: str | None = None
+    text: str = ""
+    published_at: datetime | None = None
+
+
+@dataclass
+class StoryRow:
+    """One line of the review queue."""
+
+    id: int
+    day: str
+    rank: int
+    status: str
+    headline: str
+    outlets: int
+    items: int
+    violations: int
+    unsupported: int
+    error: str | None
+    score: float
+    reasons: list[str]
+    version: int
+    update_of: str | None = None
+
+
+@dataclass
+class StoryDetail:
+    row: StoryRow
+    summary: list[dict[str, Any]]
+    view: str
+    tags: list[str]
+    section: str | None
+    style: str
+    model: str | None
+    prompt_version: str
+    violations: list[dict[str, Any]]
+    unsupported: list[dict[str, Any]]
+    reject_reason: str | None
+    editor: str | None
+    sources: list[SourceRef]
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _outlet(item: Item) -> str:
+    return item.source.name if item.source is not None else "unknown"
+
+
+def source_refs(story: Story) -> list[SourceRef]:
+    """The story's items as the drafter and renderer see them (article text when extracted)."""
+    refs = []
+    for si in story.items:
+        it = si.item
+        art = it.article
+        text = art.text if art is not None and art.status == "ok" and art.text else it.text
+        title = (art.title if art is not None and art.status == "ok" and art.title else None) or it.title
+        refs.append(
+            SourceRef(
+                id=str(it.id),
+                title=title or "",
+                outlet=_outlet(it),
+                url=it.url,
+                kind=it.kind,
+                author=it.author,
+                text=text or "",
+                published_at=it.published_at,
+            )
+        )
+    return refs
+
+
+def _story_query():
+    return select(Story).options(
+        selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.source),
+        selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.article),
+        selectinload(Story.draft),
+    )
+
+
+def _row(story: Story) -> StoryRow:
+    d = story.draft
+    outlets = {si.item.source_id for si in story.items}
+    prev = None
+    if story.previous_story_id is not None:
+        prev = f"story {story.previous_story_id}"
+    return StoryRow(
+        id=story.id,
+        day=story.day,
+        rank=story.rank,
+        status=d.status if d else "undrafted",
+        headline=(d.headline if d and d.headline else story.title) or "",
+        outlets=len(outlets),
+        items=len(story.items),
+        violations=len(d.violations or []) if d else 0,
+        unsupported=len(d.unsupported or []) if d else 0,
+        error=d.error if d else None,
+        score=story.score,
+        reasons=list(story.reasons or []),
+        version=d.version if d else 0,
+        update_of=prev,
+    )
+
+
+def list_stories(session: Session, day: str | None = None, status: str | None = None) -> list[StoryRow]:
+    """The review queue: drafted stories in rank order, optionally one day and one status."""
+    if status is not None and status not in STATUSES:
+        raise DeskError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+    q = _story_query().join(Draft, Draft.story_id == Story.id).where(Story.active.is_(True))
+    if day:
+        q = q.where(Story.day == day)
+    if status:
+        q = q.where(Draft.status == status)
+    q = q.order_by(Story.day.desc(), Story.rank, Story.id)
+    return [_row(s) for s in session.scalars(q)]
+
+
+def _load(session: Session, story_id: int) -> Story:
+    story = session.scalars(_story_query().where(Story.id == story_id)).one_or_none()
+    if story is None or story.draft is None:
+        raise NotFound(f"no drafted story with id {story_id}")
+    return story
+
+
+def get_story(session: Session, story_id: int) -> StoryDetail:
+    story = _load(session, story_id)
+    d = story.draft
+    assert d is not None
+    history = [
+        {"version": r.version, "author": r.author, "action": r.action, "note": r.note, "at": r.created_at.isoformat(), "snapshot": r.snapshot}
+        for r in d.revisions
+    ]
+    return StoryDetail(
+        row=_row(story),
+        summary=list(d.summary or []),
+        view=d.view or "",
+        tags=list(d.tags or []),
+        section=d.section,
+        style=d.style,
+        model=d.model,
+        prompt_version=d.prompt_version,
+        violations=list(d.violations or []),
+        unsupported=list(d.unsupported or []),
+        reject_reason=d.reject_reason,
+        editor=d.editor,
+        sources=source_refs(story),
+        history=history,
+    )
+
+
+def audit(session: Session, actor: str, action: str, entity: str, entity_id: Any, before: dict | None, after: dict | None) -> None:
+    session.add(AuditLog(actor=actor, action=action, entity=entity, entity_id=str(entity_id), before=before, after=after))
+
+
+def _check_version(d: Draft, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != d.version:
+        raise Conflict(
+            f"story {d.story_id} changed since you opened it (you had version {expected_version}, "
+            f"it is now version {d.version} by {d.editor or 'newsdesk'}); your change was not saved",
+            current=draft_snapshot(d) | {"version": d.version, "editor": d.editor},
+        )
+
+
+def _revise(session: Session, d: Draft, actor: str, action: str, before: dict, note: str | None = None) -> None:
+    d.version += 1
+    d.updated_at = utcnow()
+    d.revisions.append(DraftRevision(version=d.version, author=actor, action=action, snapshot=draft_snapshot(d), note=note))
+    audit(session, actor, action, "draft", d.story_id, before, draft_snapshot(d))
+    session.flush()
+
+
+def approve(session: Session, story_id: int, actor: str, expected_version: int | None = None) -> StoryRow:
+    story = _load(session, story_id)
+    d = story.draft
+    assert d is not None
+    _check_version(d, expected_version)
+    if not d.headline.strip() or not d.summary:
+        raise InvalidAction(f"story {story_id} has no draft to approve yet: write or regenerate it first")
+    if d.status == "approved":
+        return _row(story)
+    before = draft_snapshot(d)
+    d.status, d.editor, d.decided_at, d.reject_reason = "approved", actor, utcnow(), None
+    _revise(session, d, actor, "approved", before)
+    return _row(story)
+
+
+def reject(session: Session, story_id: int, actor: str, reason: str, expected_version: int | None = None) -> StoryRow:
+    if not reason or not reason.strip():
+        raise InvalidAction("a rejection needs a reason")
+    story = _load(session, story_id)
+    d = story.draft
+    assert d is not None
+    _check_version(d, expected_version)
+    before = draft_snapshot(d)
+    d.status, d.editor, d.decided_at, d.reject_reason = "rejected", actor, utcnow(), reason.strip()
+    _revise(session, d, actor, "rejected", before, note=reason.strip())
+    return _row(story)
+
+
+def reopen(session: Session, story_id: int, actor: str, expected_version: int | None = None) -> StoryRow:
+    """Put an approved or rejected story back in the queue."""
+    story = _load(session, story_id)
+    d = story.draft
+    assert d is not None
+    _check_version(d, expected_version)
+    before = draft_snapshot(d)
+    d.status = "pending" if d.summary else "needs_human"
+    d.decided_at, d.reject_reason = None, None
+    _revise(session, d, actor, "reopened", before)
+    return _row(story)
+
+
+EDITABLE = ("headline", "summary", "view", "tags", "section")
+
+
+def edit(
+    session: Session,
+    story_id: int,
+    actor: str,
+    *,
+    expected_version: int,
+    changes: dict[str, Any],
+    violations: list[dict] | None = None,
+    unsupported: list[dict] | None = None,
+) -> StoryRow:
+    """Save an editor's changes; refused with Conflict if someone saved in between.
+
+    The caller re-runs the linter and grounding checker and passes their
+    findings, so the queue shows the edited text's own flags.
+    """
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidAction(f"cannot edit {', '.join(sorted(unknown))}")
+    story = _load(session, story_id)
+    d = story.draft
+    assert d is not None
+    _check_version(d, expected_version)
+    before = draft_snapshot(d)
+    for key, value in changes.items():
+        setattr(d, key, value)
+    if violations is not None:
+        d.violations = violations
+    if unsupported is not None:
+        d.unsupported = unsupported
+    d.edited, d.editor = True, actor
+    if d.status == "needs_human" and d.headline.strip() and d.summary:
+        d.status, d.error = "pending", None
+    if d.status == "approved":
+        d.status = "pending"  # an edit after approval needs a fresh look
+    _revise(session, d, actor, "edited", before)
+    return _row(story)
+
+
+# ---------------------------------------------------------------- digests
+
+
+@dataclass
+class DigestEntry:
+    story_id: int
+    number: int
+    headline: str
+    summary: list[dict[str, Any]]
+    view: str
+    tags: list[str]
+    section: str | None
+    sources: list[SourceRef]
+    update_of: str | None = None
+
+
+@dataclass
+class DigestData:
+    day: str
+    style: str
+    title: str | None
+    intro: str | None
+    version: int
+    status: str
+    entries: list[DigestEntry]
+    published_at: datetime | None = None
+
+
+def _digest_row(session: Session, day: str, create: bool = True) -> Digest | None:
+    dg = session.scalars(select(Digest).where(Digest.day == day)).one_or_none()
+    if dg is None and create:
+        dg = Digest(day=day)
+        session.add(dg)
+        session.flush()
+    return dg
+
+
+def ensure_digest(session: Session, day: str, style: str) -> Digest:
+    dg = _digest_row(session, day)
+    assert dg is not None
+    if dg.status != "published" and not dg.story_order:
+        dg.style = style
+    return dg
+
+
+def digest_data(session: Session, day: str, *, approved_only: bool = True, style: str | None = None) -> DigestData:
+    """The day's digest as readers will see it: editor order first, then rank."""
+    dg = _digest_row(session, day, create=False)
+    q = _story_query().join(Draft, Draft.story_id == Story.id).where(Story.day == day, Story.active.is_(True))
+    if approved_only:
+        q = q.where(Draft.status == "approved")
+    stories = list(session.scalars(q.order_by(Story.rank, Story.id)))
+    order = list(dg.story_order or []) if dg else []
+    dropped = set(dg.dropped or []) if dg else set()
+    pos = {sid: i for i, sid in enumerate(order)}
+    stories = [s for s in stories if s.id not in dropped]
+    stories.sort(key=lambda s: (pos.get(s.id, len(pos) + s.rank), s.rank, s.id))
+    prev_days = _previous_days(session, stories)
+    entries = []
+    for n, s in enumerate(stories, start=1):
+        d = s.draft
+        assert d is not None
+        entries.append(
+            DigestEntry(
+                story_id=s.id,
+                number=n,
+                headline=d.headline or s.title,
+                summary=list(d.summary or []),
+                view=d.view or "",
+                tags=list(d.tags or []),
+                section=d.section,
+                sources=source_refs(s),
+                update_of=prev_days.get(s.id),
+            )
+        )
+    return DigestData(
+        day=day,
+        style=style or (dg.style if dg else "awesome-ai-daily"),
+        title=dg.title if dg else None,
+        intro=dg.intro if dg else None,
+        version=dg.version if dg else 0,
+        status=dg.status if dg else "draft",
+        entries=entries,
+        published_at=dg.published_at if dg else None,
+    )
+
+
+def _previous_days(session: Session, stories: Sequence[Story]) -> dict[int, str]:
+    prev_ids = {s.previous_story_id for s in stories if s.previous_story_id}
+    if not prev_ids:
+        return {}
+    days = dict(session.execute(select(Story.id, Story.day).where(Story.id.in_(prev_ids))).all())
+    return {s.id: days[s.previous_story_id] for s in stories if s.previous_story_id in days}
+
+
+def update_digest(
+    session: Session,
+    day: str,
+    actor: str,
+    *,
+    expected_version: int | None = None,
+    order: list[int] | None = None,
+    dropped: list[int] | None = None,
+    intro: str | None = None,
+    title: str | None = None,
+    style: str | None = None,
+) -> Digest:
+    dg = _digest_row(session, day)
+    assert dg is not None
+    if expected_version is not None and expected_version != dg.version:
+        raise Conflict(
+            f"the {day} digest changed since you opened it (version {dg.version} now)",
+            current={"order": dg.story_order, "dropped": dg.dropped, "intro": dg.intro, "title": dg.title, "version": dg.version},
+        )
+    before = {"order": dg.story_order, "dropped": dg.dropped, "intro": dg.intro, "title": dg.title, "style": dg.style}
+    if order is not None:
+        dg.story_order = [int(x) for x in order]
+    if dropped is not None:
+        dg.dropped = [int(x) for x in dropped]
+    if intro is not None:
+        dg.intro = intro
+    if title is not None:
+        dg.title = title
+    if style is not None:
+        dg.style = style
+    dg.version += 1
+    dg.updated_at = utcnow()
+    after = {"order": dg.story_order, "dropped": dg.dropped, "intro": dg.intro, "title": dg.title, "style": dg.style}
+    audit(session, actor, "digest.updated", "digest", day, before, after)
+    session.flush()
+    return dg
+
+
+def publish(
+    session: Session,
+    day: str,
+    actor: str,
+    render: Callable[[DigestData], str],
+    *,
+    style: str | None = None,
+    note: str | None = None,
+) -> Publication:
+    """Record a publication of the day's approved stories; a second call is a correction.
+
+    `render` turns the digest into Markdown (and may write files); it is
+    passed in so this layer stays free of rendering code.
+    """
+    data = digest_data(session, day, style=style)
+    if not data.entries:
+        raise InvalidAction(f"nothing to publish for {day}: no approved stories")
+    dg = _digest_row(session, day)
+    assert dg is not None
+    markdown = render(data)
+    revision = len(dg.publications) + 1
+    if revision > 1 and not note:
+        note = "corrected"
+    pub = Publication(
+        revision=revision,
+        style=data.style,
+        markdown=markdown,
+        story_ids=[e.story_id for e in data.entries],
+        note=note,
+        published_by=actor,
+    )
+    dg.publications.append(pub)
+    dg.status, dg.published_at, dg.published_by = "published", utcnow(), actor
+    dg.style = data.style
+    audit(session, actor, "digest.published" if revision == 1 else "digest.corrected", "digest", day, None, {"revision": revision, "stories": pub.story_ids})
+    session.flush()
+    return pub
+
+
+def published_days(session: Session) -> list[Digest]:
+    return list(session.scalars(select(Digest).where(Digest.status == "published").order_by(Digest.day.desc())))
+
+
+# ---------------------------------------------------------------- night summary
+
+
+@dataclass
+class NightSummary:
+    day: str
+    tokens: int
+    cost_usd: float
+    calls: int
+    failed_sources: list[dict[str, Any]]
+    notes: list[str]
+    stats: dict[str, Any]
+
+
+def night_summary(session: Session, day: str, flag_after: int = 3) -> NightSummary:
+    """Tokens, cost and source failures for a day, for the queue's header."""
+    tokens, cost, calls = session.execute(
+        select(
+            func.coalesce(func.sum(LLMCall.input_tokens + LLMCall.output_tokens), 0),
+            func.coalesce(func.sum(LLMCall.cost_usd), 0.0),
+            func.count(LLMCall.id),
+        ).where(LLMCall.day == day)
+    ).one()
+    run = session.scalars(select(Run).where(Run.day == day).order_by(Run.id.desc()).limit(1)).one_or_none()
+    failed = [
+        {"name": s.name, "error": s.last_error, "failures": s.consecutive_failures, "flagged": s.consecutive_failures >= flag_after}
+        for s in session.scalars(select(Source).where(Source.consecutive_failures > 0, Source.enabled.is_(True)).order_by(Source.name))
+    ]
+    return NightSummary(
+        day=day,
+        tokens=int(tokens),
+        cost_usd=float(cost),
+        calls=int(calls),
+        failed_sources=failed,
+        notes=list(run.notes or []) if run else [],
+        stats=dict(run.stats or {}) if run else {},
+    )
+
+
+def as_dict(obj: Any) -> Any:
+    """Dataclasses to JSON-ready dicts (datetimes as ISO strings)."""
+    def conv(v: Any) -> Any:
+        if isinstance(v, datetime):
+            return v.isoformat()
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [conv(x) for x in v]
+        return v
+    return conv(asdict(obj))
