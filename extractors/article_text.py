@@ -1,28 +1,86 @@
 """Choose the article body: trafilatura first, a second opinion when implausible.
 
 trafilatura is the best single extractor we measured, but it sometimes
-returns a teaser, a navigation block or comments. The publisher's own
-JSON-LD `articleBody` and a recall-oriented second run are cheap
-alternatives; a plausibility score picks between them.
+returns navigation menus, or only the first of several body sections
+when a site splits the story around ads. A second run is costly, so it
+only happens when the first result looks wrong, and a plausibility
+score picks between the candidates.
 """
 from __future__ import annotations
+
+import re
 
 import trafilatura
 from lxml.html import HtmlElement
 
 from .article_clean import clean_text
+from .article_paragraphs import prose_paragraphs
 from .metadata import PageMeta
 
 # Comments are not part of the story; fast mode skips trafilatura's own
 # readability/justext comparison, which measured worse than our selection.
 _BASE = dict(include_comments=False, include_tables=True, fast=True, output_format="txt")
+_WORD = re.compile(r"\w+")
+_PROSE_XPATH = "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header)]"
+PROSE_MIN_WORDS = 20  # a paragraph this long is story text, not a caption or teaser
+SENTENCE_LINE_WORDS = 8  # lines shorter than this are menu entries, labels, credits
+
+
+def _words(text: str) -> int:
+    return len(_WORD.findall(text))
 
 
 def _trafilatura(tree: HtmlElement, url: str, **options: bool) -> str:
     text = trafilatura.extract(tree, url=url or None, **{**_BASE, **options})
-    return clean_text(text or "")
+    return text or ""
+
+
+def prose_share(text: str) -> float:
+    """Share of words in sentence-length lines; low for menus and link lists."""
+    total = _words(text)
+    if not total:
+        return 0.0
+    prose = sum(n for n in (_words(line) for line in text.splitlines()) if n >= SENTENCE_LINE_WORDS)
+    return prose / total
+
+
+def page_prose_words(tree: HtmlElement) -> int:
+    """Words in long paragraphs outside page chrome: what an article body holds."""
+    total = 0
+    for para in tree.xpath(_PROSE_XPATH):
+        n = _words(para.text_content())
+        if n >= PROSE_MIN_WORDS:
+            total += n
+    return total
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    tokens = _WORD.findall(text.lower())
+    return {tuple(tokens[i : i + 4]) for i in range(len(tokens) - 3)}
+
+
+def covers(longer: str, shorter: str, share: float = 0.8) -> bool:
+    """True when `longer` contains most of `shorter`: same story, more of it."""
+    small = _shingles(shorter)
+    return bool(small) and len(small & _shingles(longer)) >= share * len(small)
+
+
+def _pick_by_shape(first: str, *others: str) -> str:
+    """Among candidates, the one with the most words in sentence-shaped lines."""
+    scored = [(prose_share(c) * _words(c), -i, c) for i, c in enumerate((first, *others)) if prose_share(c) >= 0.5]
+    return max(scored)[2] if scored else first
 
 
 def main_text(tree: HtmlElement, url: str, meta: PageMeta) -> str:
     """The best article text found on the page ("" if none)."""
-    return _trafilatura(tree, url)
+    text = _trafilatura(tree, url)
+    if text and prose_share(text) < 0.5:
+        # Menus or link lists won: ask again, stricter and with trafilatura's own fallbacks.
+        text = _pick_by_shape(text, _trafilatura(tree, url, favor_precision=True), _trafilatura(tree, url, fast=False))
+    else:
+        words = _words(text)
+        if words < 0.6 * page_prose_words(tree):
+            paragraphs = prose_paragraphs(tree)
+            if _words(paragraphs) >= 1.3 * words and covers(paragraphs, text):
+                text = paragraphs
+    return clean_text(text, meta)

@@ -44,6 +44,8 @@ class PageMeta:
     ld_types: frozenset[str] = frozenset()
     article_body: str | None = None
     accessible_for_free: bool | None = None
+    description: str | None = None
+    headlines: tuple[str, ...] = ()  # every title variant, to strip from the body
 
 
 def _clean(value: Any) -> str | None:
@@ -174,6 +176,10 @@ def extract_metadata(tree: HtmlElement, url: str) -> PageMeta:
     title_el = tree.find(".//title")
     page_title = _clean(title_el.text_content()) if title_el is not None else None
     meta.title = meta.title or _first(tags, "og:title", "twitter:title", "title") or page_title
+    h1 = [_clean(el.text_content()) for el in tree.xpath("//h1")[:2]]
+    variants = [meta.title, tags.get("og:title"), tags.get("twitter:title"), page_title, *h1]
+    meta.headlines = tuple(dict.fromkeys(v for v in variants if v))
+    meta.description = _first(tags, "og:description", "description", "twitter:description")
     meta.author = meta.author or _first(tags, "author", "article:author", "byl", "sailthru.author", "parsely-author", "dc.creator")
     if meta.author and meta.author.lower().startswith("by "):
         meta.author = meta.author[3:].strip()
