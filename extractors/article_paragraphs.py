@@ -25,9 +25,25 @@ def _in_chrome(node: HtmlElement) -> bool:
     return False
 
 
-def prose_paragraphs(tree: HtmlElement) -> str:
-    """Paragraph texts whose container also holds long prose, in page order."""
+def _signature(node: HtmlElement) -> tuple[str, str]:
+    return node.tag, " ".join(sorted((node.get("class") or "").split()))
+
+
+def prose_paragraphs(tree: HtmlElement, found: str) -> str:
+    """Paragraphs from containers shaped like the one holding `found`, in page order.
+
+    Split bodies repeat the same container (tag and classes) between ads;
+    teasers of other stories live in differently shaped containers, so
+    matching the signature keeps the former and drops the latter.
+    """
     paras = [(p, " ".join(p.text_content().split())) for p in tree.xpath(_PARAS)]
-    long_parents = {id(p.getparent()) for p, text in paras if len(_WORD.findall(text)) >= LONG_PARAGRAPH_WORDS}
-    kept = [text for p, text in paras if text and id(p.getparent()) in long_parents and not _in_chrome(p)]
+    anchors = {
+        _signature(p.getparent())
+        for p, text in paras
+        if len(_WORD.findall(text)) >= LONG_PARAGRAPH_WORDS and text[:80] in found
+    }
+    kept = [
+        text for p, text in paras
+        if text and p.getparent() is not None and _signature(p.getparent()) in anchors and not _in_chrome(p)
+    ]
     return "\n".join(dict.fromkeys(kept))

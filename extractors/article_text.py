@@ -80,7 +80,7 @@ def main_text(tree: HtmlElement, url: str, meta: PageMeta) -> str:
     else:
         words = _words(text)
         if words < 0.6 * page_prose_words(tree):
-            paragraphs = prose_paragraphs(tree)
+            paragraphs = prose_paragraphs(tree, text)
             if _words(paragraphs) >= 1.3 * words and covers(paragraphs, text):
                 text = paragraphs
     return clean_text(text, meta)

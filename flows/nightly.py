@@ -1,0 +1,173 @@
+"""The nightly Prefect flow: collect -> extract -> cluster -> draft -> queue.
+
+One task per stage (each batches its items: a task per item costs real
+overhead). Stages are idempotent, so a rerun `from_stage` any point repairs
+a night without duplicates. Task caches are keyed on the content a stage
+reads (a fingerprint of the database rows), never on the run id.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import select
+
+from flows import pipeline
+from flows.pipeline import Context
+from flows.progress import current
+from newsdesk.config import STAGES, STYLES, ConfigError, Settings, load_settings, parse_day
+from storage.db import Database
+from storage.models import Run, utcnow
+
+
+def _fingerprint_key(context, parameters: dict[str, Any]) -> str | None:
+    return f"{context.task.name}-{parameters['day']}-{parameters['fingerprint']}"
+
+
+@task(name="collect", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def collect_task(ctx: Context, day: str, sources: list[str] | None, force: bool) -> dict[str, Any]:
+    return pipeline.collect_stage(ctx, day, sources, force=force)
+
+
+@task(name="extract", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def extract_task(ctx: Context, day: str, force: bool) -> dict[str, Any]:
+    return pipeline.extract_stage(ctx, day, force=force)
+
+
+@task(name="cluster", cache_key_fn=_fingerprint_key, cache_expiration=timedelta(days=2), persist_result=True)
+def cluster_task(ctx: Context, day: str, fingerprint: str) -> dict[str, Any]:
+    return pipeline.cluster_stage(ctx, day)
+
+
+@task(name="draft", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE)
+def draft_task(ctx: Context, day: str, style: str, max_stories: int, force: bool) -> dict[str, Any]:
+    return pipeline.draft_stage(ctx, day, style, max_stories, force=force)
+
+
+@task(name="queue", cache_policy=NO_CACHE)
+def queue_task(ctx: Context, day: str, style: str) -> dict[str, Any]:
+    return pipeline.queue_stage(ctx, day, style)
+
+
+def validate_params(settings: Settings, day: str | None, from_stage: str, style: str | None, max_stories: int | None) -> tuple[str, str, int]:
+    day = parse_day(day).isoformat() if day else settings.today()
+    if from_stage not in STAGES:
+        raise ConfigError(f"unknown stage {from_stage!r}: use one of {', '.join(STAGES)}")
+    style = style or settings.style
+    if style not in STYLES:
+        raise ConfigError(f"unknown style {style!r}: use one of {', '.join(STYLES)}")
+    max_stories = settings.max_stories if max_stories is None else max_stories
+    if max_stories < 1:
+        raise ConfigError("max_stories must be at least 1")
+    return day, style, max_stories
+
+
+def run_night(
+    settings: Settings,
+    *,
+    day: str | None = None,
+    sources: list[str] | None = None,
+    max_stories: int | None = None,
+    style: str | None = None,
+    from_stage: str = "collect",
+    force: bool = False,
+    trigger: str = "manual",
+) -> dict[str, Any]:
+    """Run the stages from `from_stage` on; returns the run's statistics."""
+    day, style, max_stories = validate_params(settings, day, from_stage, style, max_stories)
+    db = Database(settings.database_url)
+    db.check_ready()
+    ctx = Context(settings=settings, db=db, reporter=current())
+    with db.session() as s:
+        run = Run(day=day, trigger=trigger, from_stage=from_stage, status="running")
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    stats: dict[str, Any] = {"day": day, "style": style, "from_stage": from_stage}
+    status = "failed"
+    try:
+        start = STAGES.index(from_stage)
+        if start <= 0:
+            stats["collect"] = collect_task(ctx, day, sources, force)
+        if start <= 1:
+            stats["extract"] = extract_task(ctx, day, force)
+        if start <= 2:
+            stats["cluster"] = cluster_task(ctx, day, _cluster_fingerprint(ctx, day) if not force else f"force-{utcnow().isoformat()}")
+        if start <= 3:
+            stats["draft"] = draft_task(ctx, day, style, max_stories, force)
+        stats["queue"] = queue_task(ctx, day, style)
+        status = "ok"
+    finally:
+        stats["notes"] = list(ctx.notes)
+        with db.session() as s:
+            run = s.get(Run, run_id)
+            run.status, run.finished_at = status, utcnow()
+            run.stats = {k: v for k, v in stats.items() if k != "queue"} | {"queue": {k: v for k, v in stats.get("queue", {}).items() if k != "preview"}}
+            run.notes = list(ctx.notes)
+        db.dispose()
+    return stats
+
+
+def _cluster_fingerprint(ctx: Context, day: str) -> str:
+    """What clustering reads: the window's items, their articles' text, and earlier stories."""
+    from storage.models import Article, Item, ItemLink, Story
+
+    settings = ctx.settings
+    start, end = settings.window(day)
+    with ctx.db.session() as s:
+        items = s.execute(
+            select(Item.id, Item.content_hash, Item.article_id, Item.engagement).where(Item.window_at >= start, Item.window_at < end).order_by(Item.id)
+        ).all()
+        ids = [i[0] for i in items]
+        links = s.execute(select(ItemLink.item_id, ItemLink.article_id).where(ItemLink.item_id.in_(ids)).order_by(ItemLink.id)).all() if ids else []
+        arts = s.execute(select(Article.id, Article.status, Article.content_hash).order_by(Article.id)).all()
+        stories = s.execute(select(Story.id, Story.day, Story.key, Story.active).where(Story.day <= day).order_by(Story.id)).all()
+    return pipeline.stage_fingerprint(items, links, arts, stories, [settings.timezone, settings.day_cutoff])
+
+
+def _artifacts(stats: dict[str, Any]) -> None:
+    day = stats["day"]
+    preview = stats.get("queue", {}).get("preview")
+    if preview:
+        create_markdown_artifact(key=f"draft-digest-{day}", markdown=preview, description=f"Draft digest for {day} (pending review)")
+    rows = [
+        {"source": r["source"], "status": r["status"], "fetched": r["fetched"], "new": r["new"],
+         "failed": 1 if r["status"] == "error" else 0, "error": r.get("error") or "", "flagged": r.get("flagged", False)}
+        for r in stats.get("collect", {}).get("sources", [])
+    ]
+    draft = stats.get("draft", {})
+    cluster = stats.get("cluster", {})
+    rows.append({"source": "TOTAL", "status": f"{cluster.get('stories', '-')} stories",
+                 "fetched": stats.get("collect", {}).get("fetched", 0), "new": stats.get("collect", {}).get("new", 0),
+                 "failed": stats.get("collect", {}).get("failed", 0),
+                 "error": f"tokens {draft.get('tokens', 0)}, cost ${draft.get('cost_usd', 0.0):.4f}", "flagged": False})
+    create_table_artifact(key=f"run-stats-{day}", table=rows, description=f"Run statistics for {day}: items per source, stories, tokens, cost")
+
+
+@flow(name="nightly", log_prints=True)
+def nightly(
+    day: str | None = None,
+    sources: list[str] | None = None,
+    max_stories: int | None = None,
+    style: str | None = None,
+    from_stage: str = "collect",
+    force: bool = False,
+) -> dict[str, Any]:
+    """Collect, extract, cluster, draft and queue one day's digest for review."""
+    settings = load_settings()
+    stats = run_night(settings, day=day, sources=sources, max_stories=max_stories, style=style,
+                      from_stage=from_stage, force=force, trigger="flow")
+    _artifacts(stats)
+    logger = get_run_logger()
+    for note in stats.get("notes", []):
+        logger.warning(note)
+    return {k: v for k, v in stats.items() if k != "queue"} | {"queue": {k: v for k, v in stats["queue"].items() if k != "preview"}}
+
+
+@flow(name="rerun", log_prints=True)
+def rerun(day: str, from_stage: str = "extract", force: bool = False, style: str | None = None) -> dict[str, Any]:
+    """Repair one day from one stage on (e.g. after fixing a source or the LLM)."""
+    return nightly.fn(day=day, from_stage=from_stage, force=force, style=style)

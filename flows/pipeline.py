@@ -1,0 +1,604 @@
+"""The night's stages as plain functions: collect, extract, cluster, draft, queue.
+
+Each stage reads what it needs from the database, does its work through
+`extractors/` or `summarizer/`, and writes back idempotently, so any stage can
+be rerun on its own (a manual rerun of one day, one stage or one story).
+The Prefect flow in `flows.nightly` wraps them as tasks; tests call them
+directly.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from extractors.http import Fetcher, FetchError
+from extractors.models import SourceResult, SourceSpec
+from flows.progress import Reporter, quiet
+from newsdesk.config import Settings
+from newsdesk.sources import load_sources, spec_to_dict
+from storage.db import Database
+from storage.models import Article, Draft, Item, ItemLink, Source, Story, StoryItem
+from storage.writes import (
+    ItemWrite,
+    StoryWrite,
+    get_setting,
+    link_items_to_articles,
+    put_setting,
+    record_llm_calls,
+    record_source_health,
+    replace_day_stories,
+    save_extraction,
+    save_machine_draft,
+    upsert_items,
+    upsert_sources,
+)
+
+log = logging.getLogger("newsdesk")
+
+NO_LLM_NOTE = (
+    "No LLM configured (set OPENAI_API_KEY and/or OPENAI_BASE_URL): summaries are extractive, "
+    "chosen from the sources and cited; every view is left for the editor to write."
+)
+MAX_ARTICLE_ATTEMPTS = 3
+HISTORY_DAYS = 3
+
+
+@dataclass
+class Context:
+    """What every stage needs: settings read once at the top, the database, a progress reporter."""
+
+    settings: Settings
+    db: Database
+    reporter: Reporter = field(default_factory=quiet)
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, message: str) -> None:
+        """Say something once per run, where the editor will see it (run notes) and in the log."""
+        if message not in self.notes:
+            self.notes.append(message)
+            log.warning(message)
+
+
+# ---------------------------------------------------------------- collect
+
+
+def selected_specs(settings: Settings, names: Sequence[str] | None) -> list[SourceSpec]:
+    specs = load_sources(settings.sources_file)
+    if names:
+        known = {s.name for s in specs}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"unknown source(s): {', '.join(unknown)}")
+        specs = [s for s in specs if s.name in set(names)]
+    if settings.x_bearer_token:
+        specs = [
+            SourceSpec(**{**spec_to_dict(s), "tags": s.tags, "options": {**s.options, "bearer_token": settings.x_bearer_token}})
+            if s.type == "x" else s
+            for s in specs
+        ]
+    return specs
+
+
+def _item_write(it) -> ItemWrite:
+    return ItemWrite(
+        kind=it.kind,
+        guid=it.guid,
+        url=it.url,
+        title=it.title,
+        text=it.text,
+        content_hash=it.content_hash,
+        author=it.author,
+        published_at=it.published_at,
+        engagement=dict(it.engagement),
+        links=list(it.links),
+    )
+
+
+async def _collect_async(specs: list[SourceSpec], settings: Settings, validators: dict, since: datetime) -> list[SourceResult]:
+    from extractors.collect import collect_sources
+
+    async with Fetcher(settings.http) as fetcher:
+        return await collect_sources(specs, fetcher, validators, since=since)
+
+
+def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = None, force: bool = False) -> dict[str, Any]:
+    """Fetch every source once (conditional GET), store items, record each source's health."""
+    settings, db = ctx.settings, ctx.db
+    specs = selected_specs(settings, source_names)
+    with db.session() as s:
+        ids = upsert_sources(s, [spec_to_dict(sp) for sp in specs])
+        validators = {} if force else {
+            src.name: (src.etag, src.last_modified) for src in s.scalars(select(Source).where(Source.name.in_(list(ids))))
+        }
+    start, _ = settings.window(day)
+    ctx.reporter.start("collect", len(specs))
+    results = asyncio.run(_collect_async(specs, settings, validators, since=start - timedelta(days=1)))
+    per_source: list[dict[str, Any]] = []
+    by_name = {r.source: r for r in results}
+    for spec in specs:
+        r = by_name.get(spec.name) or SourceResult(source=spec.name, status="error", error="collector returned nothing")
+        row: dict[str, Any] = {"source": spec.name, "status": r.status, "fetched": len(r.items), "new": 0, "updated": 0,
+                               "error": r.error, "warnings": list(r.warnings)}
+        with db.session() as s:
+            sid = ids[spec.name]
+            if r.status in ("ok", "not_modified"):
+                counts = upsert_items(s, sid, [_item_write(i) for i in r.items])
+                link_items_to_articles(s, sid)
+                record_source_health(s, sid, ok=True, etag=r.etag, last_modified=r.last_modified)
+                row["new"], row["updated"] = counts.new, counts.updated
+            elif r.status == "skipped":
+                ctx.note(f"{spec.name}: {r.error}")
+            else:
+                record_source_health(s, sid, ok=False, error=r.error or "unknown error")
+            src = s.get(Source, sid)
+            row["failing_streak"] = src.consecutive_failures if src else 0
+            row["flagged"] = row["failing_streak"] >= settings.flag_after
+        if row["flagged"]:
+            ctx.note(f"{spec.name} has failed {row['failing_streak']} runs in a row: {r.error}")
+        per_source.append(row)
+        ctx.reporter.advance("collect")
+    ctx.reporter.done("collect")
+    return {
+        "sources": per_source,
+        "fetched": sum(r["fetched"] for r in per_source),
+        "new": sum(r["new"] for r in per_source),
+        "failed": sum(1 for r in per_source if r["status"] == "error"),
+    }
+
+
+# ---------------------------------------------------------------- extract
+
+
+def _window_items(session, settings: Settings, day: str):
+    start, end = settings.window(day)
+    return select(Item).where(Item.window_at >= start, Item.window_at < end)
+
+
+def articles_to_fetch(session, settings: Settings, day: str, force: bool) -> list[Article]:
+    window_ids = _window_items(session, settings, day).with_only_columns(Item.id).scalar_subquery()
+    direct = select(Item.article_id).where(Item.id.in_(window_ids), Item.article_id.is_not(None))
+    linked = select(ItemLink.article_id).where(ItemLink.item_id.in_(window_ids))
+    q = select(Article).where(or_(Article.id.in_(direct), Article.id.in_(linked)))
+    if not force:
+        q = q.where(or_(Article.status == "pending", (Article.status == "failed") & (Article.attempts < MAX_ARTICLE_ATTEMPTS)))
+    return list(session.scalars(q.order_by(Article.id)))
+
+
+async def _fetch_pages(urls: list[str], settings: Settings) -> list[tuple[str, bytes | None, str | None]]:
+    async with Fetcher(settings.http) as fetcher:
+        async def one(url: str):
+            try:
+                resp = await fetcher.get(url, respect_robots=True)
+                return resp.url, resp.content, None
+            except FetchError as exc:
+                return url, None, exc.reason
+            except Exception as exc:  # never let one page stop the night
+                return url, None, f"{type(exc).__name__}: {exc}"
+        return await asyncio.gather(*(one(u) for u in urls))
+
+
+def extract_stage(ctx: Context, day: str, force: bool = False) -> dict[str, Any]:
+    """Fetch the day's article pages (robots.txt honoured) and extract their main text."""
+    from extractors import extract_many
+    from extractors.urls import canonicalize
+
+    settings, db = ctx.settings, ctx.db
+    with db.session() as s:
+        todo = [(a.id, a.canonical_url) for a in articles_to_fetch(s, settings, day, force)]
+    ctx.reporter.start("extract", len(todo))
+    fetched = asyncio.run(_fetch_pages([u for _, u in todo], settings)) if todo else []
+    pages = [(content, final) for (final, content, err) in fetched if content is not None]
+    extracted = iter(extract_many(pages, workers=2))
+    stats = {"articles": len(todo), "ok": 0, "fallback": 0, "failed": 0, "merged": 0}
+    for (aid, url), (final, content, err) in zip(todo, fetched):
+        with db.session() as s:
+            if content is None:
+                save_extraction(s, aid, status="failed", error=err)
+                stats["failed"] += 1
+            else:
+                art = next(extracted)
+                if art is None or not art.text:
+                    save_extraction(s, aid, status="empty", final_url=final, error="no article text found; using the feed's summary")
+                    stats["fallback"] += 1
+                else:
+                    fields = {
+                        "title": art.title, "text": art.text, "author": art.author, "site_name": art.site_name,
+                        "language": art.language, "image": art.image, "published_at": art.published_at,
+                    }
+                    from extractors.models import content_hash
+                    fields["content_hash"] = content_hash(art.title, art.text)
+                    status = art.page_kind if art.page_kind != "article" else "ok"
+                    save_extraction(s, aid, status=status, final_url=final, fields=fields,
+                                    error=None if status == "ok" else f"page is {status.replace('_', ' ')}: using the feed's summary")
+                    stats["ok" if status == "ok" else "fallback"] += 1
+                    if art.canonical_url:
+                        stats["merged"] += _merge_canonical(s, aid, canonicalize(art.canonical_url))
+        ctx.reporter.advance("extract")
+    ctx.reporter.done("extract")
+    return stats
+
+
+def _merge_canonical(session, article_id: int, canonical: str) -> int:
+    """Honour <link rel=canonical>: two URLs of one page become one article."""
+    art = session.get(Article, article_id)
+    if art is None or not canonical or canonical == art.canonical_url:
+        return 0
+    other = session.scalars(select(Article).where(Article.canonical_url == canonical)).one_or_none()
+    if other is None:
+        art.canonical_url = canonical
+        return 0
+    for item in session.scalars(select(Item).where(Item.article_id == article_id)):
+        item.article_id = other.id
+    existing = {(i, a) for i, a in session.execute(select(ItemLink.item_id, ItemLink.article_id).where(ItemLink.article_id == other.id))}
+    for link in session.scalars(select(ItemLink).where(ItemLink.article_id == article_id)):
+        if (link.item_id, other.id) in existing:
+            session.delete(link)
+        else:
+            link.article_id = other.id
+    if other.status != "ok" and art.status == "ok":
+        for key in ("status", "title", "text", "author", "site_name", "language", "image", "published_at", "content_hash", "final_url"):
+            setattr(other, key, getattr(art, key))
+    session.flush()
+    session.delete(art)
+    return 1
+
+
+# ---------------------------------------------------------------- cluster
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[Any, Any] = {}
+
+    def find(self, x: Any) -> Any:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: Any, b: Any) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb, key=str)] = min(ra, rb, key=str)
+
+
+def _outlet(item: Item) -> str:
+    return item.source.name if item.source else "unknown"
+
+
+def _item_doc_text(item: Item, articles: dict[int, Article], links: dict[int, list[int]]) -> tuple[str, str]:
+    """Title and text of an item, enriched with the article it is or points to."""
+    title, parts = item.title or "", [item.text or ""]
+    for aid in ([item.article_id] if item.article_id else []) + links.get(item.id, []):
+        art = articles.get(aid)
+        if art is not None and art.status == "ok" and art.text:
+            if item.kind == "article" and art.title:
+                title = art.title
+            parts.append(((art.title or "") + "\n" + art.text) if item.kind == "post" else art.text)
+    return title, "\n".join(p for p in parts if p)
+
+
+def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
+    """Group the day's items into stories, rank them, and link them to earlier days' stories."""
+    from summarizer.clustering import cluster
+    from summarizer.continuity import PreviousStory, link_stories
+    from summarizer.ranking import RankItem, StoryCandidate, rank
+
+    settings, db = ctx.settings, ctx.db
+    ctx.reporter.start("cluster", 1)
+    with db.session() as s:
+        items = list(s.scalars(_window_items(s, settings, day).options(selectinload(Item.source))))
+        item_ids = [i.id for i in items]
+        link_rows = s.execute(select(ItemLink.item_id, ItemLink.article_id).where(ItemLink.item_id.in_(item_ids))).all() if item_ids else []
+        links: dict[int, list[int]] = {}
+        for iid, aid in link_rows:
+            links.setdefault(iid, []).append(aid)
+        art_ids = {i.article_id for i in items if i.article_id} | {a for _, a in link_rows}
+        articles = {a.id: a for a in s.scalars(select(Article).where(Article.id.in_(art_ids)))} if art_ids else {}
+
+        # Items that are, or point to, the same article are one story before any clustering.
+        uf = _UnionFind()
+        for it in items:
+            uf.find(("i", it.id))
+            for aid in ([it.article_id] if it.article_id else []) + links.get(it.id, []):
+                uf.union(("i", it.id), ("a", aid))
+        pre: dict[Any, list[Item]] = {}
+        for it in items:
+            pre.setdefault(uf.find(("i", it.id)), []).append(it)
+
+        docs, members = [], {}
+        for group in pre.values():
+            group.sort(key=lambda i: i.id)
+            doc_id = f"g{group[0].id}"
+            members[doc_id] = group
+            texts, titles = [], []
+            for it in group:
+                t, x = _item_doc_text(it, articles, links)
+                titles.append(t)
+                texts.append(x)
+            best_title = next((t for t, it in zip(titles, group) if it.kind == "article" and t), titles[0])
+            dates = [i.published_at for i in group if i.published_at]
+            docs.append({
+                "id": doc_id, "title": best_title, "text": "\n".join(dict.fromkeys(texts)),
+                "url": next((i.url for i in group if i.url), None),
+                "published_at": min(dates) if dates else None, "source": _outlet(group[0]),
+            })
+        groups = cluster(docs) if docs else []
+        doc_by_id = {d["id"]: d for d in docs}
+        weights = {src.name: src.weight for src in s.scalars(select(Source))}
+
+        candidates = []
+        for g in groups:
+            group_items = sorted((it for did in g for it in members[did]), key=lambda i: i.id)
+            key = f"i{group_items[0].id}"
+            title_doc = max((doc_by_id[d] for d in g), key=lambda d: (len(members[d["id"]]), -int(d["id"][1:])))
+            candidates.append(StoryCandidate(
+                key=key,
+                title=title_doc["title"],
+                text="\n".join(doc_by_id[d]["text"] for d in g)[:20000],
+                items=[RankItem(source=_outlet(i), outlet=_outlet(i), kind=i.kind, published_at=i.published_at,
+                                engagement=dict(i.engagement or {}), weight=weights.get(_outlet(i), 1.0)) for i in group_items],
+            ))
+            candidates[-1]._item_ids = [i.id for i in group_items]  # type: ignore[attr-defined]
+            candidates[-1]._hashes = frozenset(i.content_hash for i in group_items)  # type: ignore[attr-defined]
+
+        previous = _previous_stories(s, day)
+        _, end = settings.window(day)
+        ranked = rank(candidates, now=end, recent_texts=[p.title + "\n" + p.text for p in previous])
+        links_prev = link_stories(
+            [(c.key, c.title, c.text, c._hashes) for c in candidates],  # type: ignore[attr-defined]
+            previous,
+        )
+        writes = []
+        for n, r in enumerate(ranked, start=1):
+            c = r.candidate
+            cont = links_prev.get(c.key)
+            reasons = list(r.reasons)
+            if cont is not None:
+                reasons.append("already published, nothing new" if cont.is_repeat else "continues an earlier story")
+            writes.append(StoryWrite(
+                key=c.key, title=c.title, item_ids=c._item_ids, rank=n, score=float(r.score), reasons=reasons,  # type: ignore[attr-defined]
+                previous_story_id=cont.previous_id if cont else None, is_repeat=bool(cont and cont.is_repeat),
+            ))
+        replace_day_stories(s, day, writes)
+    ctx.reporter.done("cluster")
+    return {
+        "items": len(items),
+        "stories": len(writes),
+        "multi_source": sum(1 for w in writes if len(w.item_ids) > 1),
+        "continuing": sum(1 for w in writes if w.previous_story_id),
+    }
+
+
+def _previous_stories(session, day: str):
+    from storage.desk import source_refs
+    from summarizer.continuity import PreviousStory
+
+    from newsdesk.config import parse_day
+
+    first = (parse_day(day) - timedelta(days=HISTORY_DAYS)).isoformat()
+    q = (
+        select(Story)
+        .where(Story.day >= first, Story.day < day, Story.active.is_(True))
+        .options(selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.source),
+                 selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.article),
+                 selectinload(Story.draft))
+    )
+    published_ids = _published_story_ids(session)
+    out = []
+    for st in session.scalars(q):
+        text = "\n".join(r.text for r in source_refs(st))[:20000]
+        out.append(PreviousStory(
+            id=st.id, day=st.day, title=(st.draft.headline if st.draft and st.draft.headline else st.title), text=text,
+            published=st.id in published_ids, content_hashes=frozenset(si.item.content_hash for si in st.items),
+        ))
+    return out
+
+
+def _published_story_ids(session) -> set[int]:
+    from storage.models import Publication
+
+    ids: set[int] = set()
+    for story_ids in session.scalars(select(Publication.story_ids)):
+        ids.update(int(x) for x in story_ids or [])
+    return ids
+
+
+# ---------------------------------------------------------------- draft
+
+
+def _story_input(session, story: Story):
+    from storage.desk import source_refs
+    from summarizer.models import PreviousStory, SourceDoc, StoryInput
+
+    refs = source_refs(story)
+    previous = None
+    if story.previous_story_id:
+        prev = session.get(Story, story.previous_story_id)
+        if prev is not None:
+            d = prev.draft
+            summary = " ".join(s.get("text", "") for s in (d.summary if d else []) or [])
+            previous = PreviousStory(day=prev.day, headline=(d.headline if d and d.headline else prev.title), summary=summary)
+    docs = [SourceDoc(id=r.id, title=r.title, outlet=r.outlet, url=r.url, text=r.text, published_at=r.published_at, kind=r.kind) for r in refs]
+    return StoryInput(story_id=story.id, day=story.day, sources=docs, previous=previous)
+
+
+def _content_hashes(story: Story) -> list[str]:
+    hashes = []
+    for si in story.items:
+        hashes.append(si.item.content_hash)
+        art = si.item.article
+        if art is not None and art.content_hash:
+            hashes.append(art.content_hash)
+    return sorted(hashes)
+
+
+def draft_stage(ctx: Context, day: str, style: str, max_stories: int, force: bool = False, story_ids: Sequence[int] | None = None) -> dict[str, Any]:
+    """Draft the day's top stories (LLM, or extractive without one); unchanged inputs cost nothing."""
+    from summarizer.drafting import draft_cache_key
+    from summarizer.prompts import load_prompts
+
+    settings, db = ctx.settings, ctx.db
+    prompts = load_prompts(settings.prompts_dir, style)
+    llm_cfg = settings.llm
+    model = llm_cfg.model if llm_cfg.configured else "extractive"
+    prompt_version = prompts.version if llm_cfg.configured else "extractive-1"
+    if not llm_cfg.configured:
+        ctx.note(NO_LLM_NOTE)
+    with db.session() as s:
+        q = (
+            select(Story)
+            .where(Story.day == day, Story.active.is_(True))
+            .options(selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.source),
+                     selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.article),
+                     selectinload(Story.draft))
+            .order_by(Story.rank, Story.id)
+        )
+        if story_ids:
+            q = q.where(Story.id.in_(list(story_ids)))
+        else:
+            q = q.where(Story.is_repeat.is_(False)).limit(max_stories)
+        stories = list(s.scalars(q))
+        todo, cached, kept = [], 0, 0
+        for st in stories:
+            key = draft_cache_key(model, prompt_version, style, _content_hashes(st))
+            d = st.draft
+            if d is not None and not force and (d.edited or d.status in ("approved", "rejected")):
+                kept += 1
+                continue
+            if d is not None and not force and d.input_hash == key and d.status != "needs_human":
+                cached += 1
+                continue
+            todo.append((_story_input(s, st), key))
+    ctx.reporter.start("draft", len(todo))
+    results = asyncio.run(_draft_async(ctx, todo, style, prompts, model)) if todo else []
+    stats = {"stories": len(stories), "drafted": 0, "cached": cached, "kept_editor_work": kept, "needs_human": 0,
+             "calls": 0, "tokens": 0, "cost_usd": 0.0}
+    with db.session() as s:
+        for (story, key), res in zip(todo, results):
+            fields: dict[str, Any] = {"violations": [v.model_dump() for v in res.violations],
+                                      "unsupported": [u.model_dump() for u in res.unsupported], "error": res.error}
+            if res.draft is not None:
+                fields.update(headline=res.draft.headline, summary=[x.model_dump() for x in res.draft.summary],
+                              view=res.draft.view, tags=list(res.draft.tags), section=res.draft.section)
+            save_machine_draft(s, story.story_id, style=style, status=res.status, fields=fields, model=res.model or model,
+                               prompt_version=res.prompt_version or prompt_version, input_hash=key if res.status != "needs_human" else "",
+                               force=force)
+            record_llm_calls(s, day, story.story_id, [c.model_dump() for c in res.calls])
+            stats["drafted"] += res.status != "needs_human"
+            stats["needs_human"] += res.status == "needs_human"
+            stats["calls"] += len(res.calls)
+            stats["tokens"] += sum(c.input_tokens + c.output_tokens for c in res.calls)
+            stats["cost_usd"] += sum(c.cost_usd for c in res.calls)
+    ctx.reporter.done("draft")
+    return stats
+
+
+async def _draft_async(ctx: Context, todo, style: str, prompts, model: str):
+    from summarizer.drafting import DraftSettings, draft_stories
+
+    settings = ctx.settings
+    cfg = settings.llm
+    llm = None
+    client = None
+    if cfg.configured:
+        from extractors.http import build_async_client
+        from summarizer.llm import LLMClient, LLMSettings
+
+        client = build_async_client(settings.http)
+        llm = LLMClient(
+            LLMSettings(model=cfg.model, api_key=cfg.api_key or "not-needed", base_url=cfg.base_url,
+                        timeout=cfg.timeout, max_retries=cfg.max_retries, concurrency=cfg.concurrency),
+            http_client=client,
+        )
+        with ctx.db.session() as s:
+            remembered = get_setting(s, "llm_modes") or {}
+        llm.modes.update(remembered)
+    from summarizer.budget import Budget
+
+    budget = Budget(max_tokens=cfg.max_tokens_per_night, max_usd=cfg.max_usd_per_night)
+    draft_settings = DraftSettings(concurrency=cfg.concurrency, input_token_budget=cfg.input_token_budget, model=model)
+
+    def progress(_result=None) -> None:
+        ctx.reporter.advance("draft")
+
+    try:
+        results = await draft_stories([st for st, _ in todo], llm=llm, style=style, prompts=prompts, settings=draft_settings,
+                                      budget=budget, on_done=progress)
+    finally:
+        if llm is not None:
+            with ctx.db.session() as s:
+                put_setting(s, "llm_modes", dict(llm.modes))
+        if client is not None:
+            await client.aclose()
+    if budget.exhausted:
+        ctx.note(f"Nightly LLM budget reached: {budget.describe()}; remaining stories are queued undrafted.")
+    return results
+
+
+# ---------------------------------------------------------------- queue
+
+
+def queue_stage(ctx: Context, day: str, style: str) -> dict[str, Any]:
+    """Put the night's drafts in front of editors: the digest row and a preview of it."""
+    from storage import desk
+    from summarizer.render import render_markdown
+
+    with ctx.db.session() as s:
+        desk.ensure_digest(s, day, style)
+        data = desk.digest_data(s, day, approved_only=False, style=style)
+        counts: dict[str, int] = {}
+        for row in desk.list_stories(s, day=day):
+            counts[row.status] = counts.get(row.status, 0) + 1
+    preview = render_markdown(digest_from_data(data), style) if data.entries else f"No drafted stories for {day}."
+    return {"queued": sum(counts.values()), "by_status": counts, "preview": preview}
+
+
+def digest_from_data(data):
+    """storage.desk.DigestData -> summarizer.render.Digest (the renderer's own types)."""
+    from summarizer.models import SourceDoc
+    from summarizer.render import Digest, DigestStory
+
+    stories = []
+    for e in data.entries:
+        sources = [SourceDoc(id=r.id, title=r.title, outlet=r.outlet, url=r.url, text="", published_at=r.published_at, kind=r.kind)
+                   for r in e.sources]
+        stories.append(DigestStory(
+            number=e.number,
+            headline=e.headline,
+            summary_paragraphs=_paragraphs(e.summary),
+            view=e.view,
+            tags=e.tags,
+            sources=sources,
+            citations=[list(s.get("source_ids") or []) for s in e.summary],
+            sentences=[s.get("text", "") for s in e.summary],
+            section=e.section,
+            update_of=f"Update on {e.update_of}" if e.update_of else None,
+        ))
+    return Digest(day=data.day, title=data.title, intro=data.intro, stories=stories)
+
+
+def _paragraphs(summary: list[dict[str, Any]]) -> list[str]:
+    paras: list[list[str]] = [[]]
+    for s in summary:
+        paras[-1].append(s.get("text", "").strip())
+        if s.get("paragraph_break"):
+            paras.append([])
+    return [" ".join(p) for p in paras if p]
+
+
+def stage_fingerprint(*parts: Iterable[Any]) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        for x in part:
+            h.update(repr(x).encode())
+        h.update(b"|")
+    return h.hexdigest()

@@ -1,0 +1,482 @@
+"""The `newsdesk` command line.
+
+Configuration is read once here (environment, then the global options) and
+passed down. Errors a user can fix are one line on stderr and a non-zero exit,
+never a traceback.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from newsdesk.config import STAGES, ConfigError, Settings, load_settings
+
+app = typer.Typer(help="newsdesk: a newsroom pipeline for AI news.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None)
+review_app = typer.Typer(help="Review the night's drafts.", no_args_is_help=True)
+sources_app = typer.Typer(help="Manage sources (sources.yaml, OPML).", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+app.add_typer(sources_app, name="sources")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class _State:
+    settings: Settings | None = None
+
+
+state = _State()
+
+
+def settings() -> Settings:
+    if state.settings is None:
+        state.settings = load_settings()
+    return state.settings
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def guarded(fn: Callable[[], Any]) -> Any:
+    """Run a command body, turning the errors a user can fix into one-line messages."""
+    from newsdesk.sources import SourcesError
+    from storage.db import DatabaseNotReady
+    from storage.desk import DeskError
+
+    try:
+        return fn()
+    except (ConfigError, DatabaseNotReady, DeskError, SourcesError, ValueError) as exc:
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+@app.callback()
+def main_options(
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the SQLite database and published files live (NEWSDESK_DATA_DIR)."),
+    database_url: Optional[str] = typer.Option(None, "--database-url", help="SQLAlchemy URL, e.g. postgresql+psycopg://... (NEWSDESK_DATABASE_URL)."),
+) -> None:
+    """Global options; they are equivalent to the environment variables named."""
+    if data_dir is not None:
+        os.environ["NEWSDESK_DATA_DIR"] = str(data_dir)
+    if database_url is not None:
+        os.environ["NEWSDESK_DATABASE_URL"] = database_url
+    try:
+        state.settings = load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _db():
+    from storage.db import Database
+
+    return Database(settings().database_url)
+
+
+def _ready_db():
+    db = _db()
+    db.check_ready()
+    return db
+
+
+def _actor(name: str | None) -> str:
+    return name or os.environ.get("NEWSDESK_EDITOR") or getpass.getuser()
+
+
+# ---------------------------------------------------------------- init / run
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database (safe to run again)."""
+    def body() -> None:
+        db = _db()
+        db.migrate()
+        db.dispose()
+        out.print(f"database ready: {_describe_db(settings().database_url)}", highlight=False)
+    guarded(body)
+
+
+def _describe_db(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class BarReporter:
+    """Rich progress bars for the stages (the flow reports through flows.progress)."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def start(self, stage: str, total: int) -> None:
+        self.tasks[stage] = self.progress.add_task(stage, total=max(total, 1))
+
+    def advance(self, stage: str, n: int = 1) -> None:
+        if stage in self.tasks:
+            self.progress.advance(self.tasks[stage], n)
+
+    def done(self, stage: str) -> None:
+        if stage in self.tasks:
+            t = self.tasks[stage]
+            self.progress.update(t, completed=self.progress.tasks[t].total)
+
+
+def _prefect_env() -> None:
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] | None, max_stories: int | None, style: str | None) -> dict[str, Any]:
+    """Run the nightly flow with progress bars; returns its statistics."""
+    _prefect_env()
+    from flows.nightly import nightly, validate_params
+    from flows.progress import set_reporter
+
+    s = settings()
+    validate_params(s, day, from_stage, style, max_stories)  # fail fast, before Prefect starts
+    _ready_db().dispose()
+    with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=False) as progress:
+        set_reporter(BarReporter(progress))
+        try:
+            return nightly(day=day, sources=sources or None, max_stories=max_stories, style=style, from_stage=from_stage, force=force)
+        finally:
+            set_reporter(None)
+
+
+def print_run(stats: dict[str, Any]) -> None:
+    c, x, cl, d = (stats.get(k, {}) for k in ("collect", "extract", "cluster", "draft"))
+    out.print(f"[bold]Night of {stats['day']}[/bold] ({stats.get('style')})")
+    if c:
+        out.print(f"  collect: {c['fetched']} items from {len(c['sources'])} sources, {c['new']} new, {c['failed']} sources failed")
+        for r in c["sources"]:
+            if r["status"] == "error":
+                flag = " [red](flagged)[/red]" if r.get("flagged") else ""
+                out.print(f"    ! {r['source']}: {r['error']}{flag}", highlight=False)
+    if x:
+        out.print(f"  extract: {x['articles']} pages, {x['ok']} extracted, {x['fallback']} using feed summaries, {x['failed']} failed")
+    if cl:
+        out.print(f"  cluster: {cl['items']} items -> {cl['stories']} stories ({cl['multi_source']} with several sources, {cl['continuing']} continuing)")
+    if d:
+        out.print(f"  draft:   {d['drafted']} drafted, {d['cached']} unchanged (cached), {d['needs_human']} need a human, "
+                  f"{d['calls']} LLM calls, {d['tokens']} tokens, ${d['cost_usd']:.4f}")
+    for note in stats.get("notes", []):
+        out.print(f"  note: {note}", highlight=False)
+
+
+@app.command()
+def run(
+    day: Optional[str] = typer.Option(None, "--day", help="Digest day YYYY-MM-DD (default: today in NEWSDESK_TIMEZONE)."),
+    from_stage: str = typer.Option("collect", "--from-stage", help=f"Start at this stage: {', '.join(STAGES)}."),
+    force: bool = typer.Option(False, "--force", help="Ignore caches: refetch, recluster and redraft (editors' work is kept)."),
+    source: Optional[list[str]] = typer.Option(None, "--source", help="Only this source (repeatable)."),
+    max_stories: Optional[int] = typer.Option(None, "--max-stories", help="Draft at most this many stories."),
+    style: Optional[str] = typer.Option(None, "--style", help="awesome-ai-daily or ai-news-digest."),
+) -> None:
+    """Run the nightly pipeline for one day (collect, extract, cluster, draft, queue)."""
+    stats = guarded(lambda: run_flow(day, from_stage, force, source, max_stories, style))
+    print_run(stats)
+
+
+@app.command()
+def collect(
+    day: Optional[str] = typer.Option(None, "--day", help="Digest day YYYY-MM-DD."),
+    source: Optional[list[str]] = typer.Option(None, "--source", help="Only this source (repeatable)."),
+) -> None:
+    """Collect sources only (no Prefect), e.g. to check a new source."""
+    from flows import pipeline
+    from flows.nightly import validate_params
+
+    def body() -> dict[str, Any]:
+        s = settings()
+        d, _, _ = validate_params(s, day, "collect", None, None)
+        db = _ready_db()
+        try:
+            return {"day": d, "collect": pipeline.collect_stage(pipeline.Context(s, db), d, source)}
+        finally:
+            db.dispose()
+    print_run(guarded(body))
+
+
+# ---------------------------------------------------------------- review
+
+
+def _print_rows(rows, summary=None) -> None:
+    table = Table(show_lines=False)
+    for col in ("id", "day", "rank", "status", "src", "lint", "claims", "headline"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(str(r.id), r.day, str(r.rank), r.status, str(r.outlets), str(r.violations), str(r.unsupported),
+                      (r.headline or "") + (f"\n[red]{r.error}[/red]" if r.error else ""))
+    out.print(table)
+    if summary is not None:
+        out.print(f"{summary.day}: {summary.calls} LLM calls, {summary.tokens} tokens, ${summary.cost_usd:.4f}; "
+                  f"{len(summary.failed_sources)} failing sources", highlight=False)
+        for f in summary.failed_sources:
+            out.print(f"  ! {f['name']}: {f['error']} ({f['failures']} in a row{', flagged' if f['flagged'] else ''})", highlight=False)
+        for note in summary.notes:
+            out.print(f"  note: {note}", highlight=False)
+
+
+@review_app.command("list")
+def review_list(
+    day: Optional[str] = typer.Option(None, "--day"),
+    status: Optional[str] = typer.Option(None, "--status", help="pending, approved, rejected or needs_human."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List drafted stories in rank order."""
+    from newsdesk.config import parse_day
+    from storage import desk
+
+    def body() -> None:
+        if day:
+            parse_day(day)
+        db = _ready_db()
+        with db.session() as s:
+            rows = desk.list_stories(s, day=day, status=status)
+            days = sorted({r.day for r in rows}, reverse=True)
+            summaries = [desk.night_summary(s, d_, settings().flag_after) for d_ in days]
+        if as_json:
+            print(json.dumps({"stories": [desk.as_dict(r) for r in rows], "nights": [desk.as_dict(x) for x in summaries]}, indent=2))
+        elif not rows:
+            out.print("no drafted stories" + (f" for {day}" if day else "") + (f" with status {status}" if status else ""))
+        else:
+            for d_, summary in zip(days, summaries):
+                _print_rows([r for r in rows if r.day == d_], summary)
+    guarded(body)
+
+
+@review_app.command("show")
+def review_show(story_id: int = typer.Argument(..., metavar="ID"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show one story's draft, its flags and its sources."""
+    from storage import desk
+
+    def body() -> None:
+        db = _ready_db()
+        with db.session() as s:
+            d = desk.get_story(s, story_id)
+        if as_json:
+            print(json.dumps(desk.as_dict(d), indent=2))
+            return
+        r = d.row
+        out.print(f"[bold]#{r.id} {r.headline}[/bold]  ({r.status}, day {r.day}, rank {r.rank}, version {r.version})", highlight=False)
+        out.print(f"tags: {', '.join(d.tags) or '-'}   model: {d.model or '-'}   prompt: {d.prompt_version}   ranked for: {'; '.join(r.reasons)}", highlight=False)
+        if r.error:
+            out.print(f"[red]error: {r.error}[/red]", highlight=False)
+        out.print("")
+        for i, sent in enumerate(d.summary):
+            cites = ",".join(sent.get("source_ids", []))
+            flags = [u for u in d.unsupported if u.get("sentence") == i]
+            out.print(f"{sent.get('text', '')} [dim][{cites}][/dim]" + "".join(f" [red]<unsupported: {u.get('claim')} — {u.get('reason')}>[/red]" for u in flags), highlight=False)
+        out.print("")
+        out.print(d.view or "[dim](no view)[/dim]", highlight=False)
+        for u in d.unsupported:
+            if u.get("sentence") == -1:
+                out.print(f"[red]view: unsupported {u.get('claim')} — {u.get('reason')}[/red]", highlight=False)
+        if d.violations:
+            out.print("\n[bold]style violations[/bold]")
+            for v in d.violations:
+                out.print(f"  - {v.get('rule')}: {v.get('message')}", highlight=False)
+        out.print("\n[bold]sources[/bold]")
+        for src in d.sources:
+            out.print(f"  [{src.id}] {src.outlet}: {src.title} <{src.url}>", highlight=False)
+        if d.reject_reason:
+            out.print(f"\nrejected: {d.reject_reason}", highlight=False)
+    guarded(body)
+
+
+@review_app.command("approve")
+def review_approve(story_id: int = typer.Argument(..., metavar="ID"), editor: Optional[str] = typer.Option(None, "--as", help="Editor name.")) -> None:
+    """Approve a story for the digest."""
+    from storage import desk
+
+    def body() -> None:
+        db = _ready_db()
+        with db.session() as s:
+            row = desk.approve(s, story_id, _actor(editor))
+        out.print(f"approved #{row.id}: {row.headline}", highlight=False)
+    guarded(body)
+
+
+@review_app.command("reject")
+def review_reject(
+    story_id: int = typer.Argument(..., metavar="ID"),
+    reason: str = typer.Option(..., "--reason", help="Why (shown in the story's history)."),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+) -> None:
+    """Reject a story, with a reason."""
+    from storage import desk
+
+    def body() -> None:
+        db = _ready_db()
+        with db.session() as s:
+            row = desk.reject(s, story_id, _actor(editor), reason)
+        out.print(f"rejected #{row.id}: {row.headline}", highlight=False)
+    guarded(body)
+
+
+# ---------------------------------------------------------------- publish
+
+
+@app.command()
+def publish(
+    day: str = typer.Option(..., "--day", help="Digest day YYYY-MM-DD."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default NEWSDESK_PUBLISH_DIR)."),
+    style: Optional[str] = typer.Option(None, "--style", help="awesome-ai-daily (default) or ai-news-digest."),
+    note: Optional[str] = typer.Option(None, "--note", help="Correction note when republishing."),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+) -> None:
+    """Publish a day's approved stories: Markdown, HTML archive, RSS/Atom and JSON Feed."""
+    from newsdesk.config import STYLES, parse_day
+
+    def body() -> None:
+        parse_day(day)
+        if style is not None and style not in STYLES:
+            raise ConfigError(f"unknown style {style!r}: use one of {', '.join(STYLES)}")
+        from review.publishing import publish_day
+
+        s = settings()
+        db = _ready_db()
+        target = out_dir or s.publish_dir
+        result = publish_day(db, day, _actor(editor), target, style=style, note=note, site_url=s.site_url, webhook_url=s.webhook_url)
+        db.dispose()
+        out.print(f"published {day} (revision {result.revision}) to {target}", highlight=False)
+        for f in result.files:
+            out.print(f"  {f}", highlight=False)
+    guarded(body)
+
+
+# ---------------------------------------------------------------- sources
+
+
+@sources_app.command("list")
+def sources_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every source with its health (last success, last error, failing streak)."""
+    from sqlalchemy import select
+
+    from newsdesk.sources import load_sources
+    from storage.models import Source
+
+    def body() -> None:
+        s = settings()
+        specs = load_sources(s.sources_file)
+        health: dict[str, Any] = {}
+        db = _db()
+        try:
+            db.check_ready()
+            with db.session() as sess:
+                health = {src.name: src for src in sess.scalars(select(Source))}
+        except Exception:
+            health = {}
+        rows = []
+        for spec in specs:
+            h = health.get(spec.name)
+            rows.append({
+                "name": spec.name, "type": spec.type, "url": spec.url or spec.handle, "tags": list(spec.tags),
+                "last_success": h.last_success_at.isoformat() if h and h.last_success_at else None,
+                "last_error": h.last_error if h else None,
+                "failing_streak": h.consecutive_failures if h else 0,
+                "flagged": bool(h and h.consecutive_failures >= s.flag_after),
+            })
+        if as_json:
+            print(json.dumps(rows, indent=2))
+            return
+        table = Table()
+        for col in ("name", "type", "url/handle", "last success", "failing", "last error"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            streak = f"{r['failing_streak']}" + (" FLAGGED" if r["flagged"] else "")
+            table.add_row(r["name"], r["type"], r["url"] or "", (r["last_success"] or "never")[:19], streak, r["last_error"] or "")
+        out.print(table)
+    guarded(body)
+
+
+@sources_app.command("import-opml")
+def sources_import_opml(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True)) -> None:
+    """Add the feeds of an OPML file to the sources file (categories become tags)."""
+    from extractors.opml import read_opml
+    from newsdesk.sources import dump_sources, load_sources
+
+    def body() -> None:
+        s = settings()
+        current = load_sources(s.sources_file) if s.sources_file.exists() else []
+        names = {x.name for x in current}
+        urls = {x.url for x in current if x.url}
+        added = [spec for spec in read_opml(file.read_bytes()) if spec.name not in names and spec.url not in urls]
+        s.sources_file.write_text(dump_sources(current + added), encoding="utf-8")
+        out.print(f"added {len(added)} sources to {s.sources_file}", highlight=False)
+    guarded(body)
+
+
+@sources_app.command("export-opml")
+def sources_export_opml(out_file: Optional[Path] = typer.Option(None, "--out", help="Write here instead of stdout.")) -> None:
+    """Write the feed sources as OPML (tags become categories)."""
+    from extractors.opml import write_opml
+    from newsdesk.sources import load_sources
+
+    def body() -> None:
+        data = write_opml(load_sources(settings().sources_file))
+        if out_file:
+            out_file.write_bytes(data)
+        else:
+            sys.stdout.write(data.decode("utf-8"))
+    guarded(body)
+
+
+# ---------------------------------------------------------------- web app
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")) -> None:
+    """Start the editors' web app."""
+    def body() -> None:
+        import uvicorn
+
+        from newsdesk.webapp import build_app
+
+        application = build_app(settings())
+        out.print(f"newsdesk desk on http://{host}:{port}/ (log in with a user from `newsdesk users add`)", highlight=False)
+        uvicorn.run(application, host=host, port=port, log_level="warning")
+    guarded(body)
+
+
+def _mount_users() -> None:
+    try:
+        from review.cli import users_app
+    except ImportError:  # the web app is optional at import time
+        return
+    app.add_typer(users_app, name="users")
+
+
+_mount_users()
+
+
+@app.command()
+def demo(
+    port: int = typer.Option(8765, "--port", help="Port of the local sample-day server (fixed, so reruns see the same URLs)."),
+    style: Optional[str] = typer.Option(None, "--style"),
+) -> None:
+    """Run a whole night offline over a bundled sample day served on 127.0.0.1."""
+    from newsdesk.demo_run import run_demo
+
+    guarded(lambda: run_demo(settings(), port=port, style=style, console=out, run=run_flow, show=print_run))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

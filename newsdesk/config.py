@@ -1,0 +1,162 @@
+"""Configuration, read once at the top (CLI or flow) and passed down.
+
+Every setting has a default that works on a fresh machine; the environment
+(or a `.env`-style shell export) overrides it. Lower layers never read the
+environment: they receive the settings objects built here.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from extractors.http import HttpSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STYLES = ("awesome-ai-daily", "ai-news-digest")
+STAGES = ("collect", "extract", "cluster", "draft", "queue")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used, with a message naming the variable."""
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "newsdesk"
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _number(env: Mapping[str, str], name: str, default: float | None, kind: type = float) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    api_key: str | None
+    base_url: str | None
+    model: str
+    concurrency: int = 4
+    max_tokens_per_night: int | None = None
+    max_usd_per_night: float | None = None
+    input_token_budget: int = 6000
+    timeout: float = 60.0
+    max_retries: int = 2
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_key or self.base_url)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    sources_file: Path
+    prompts_dir: Path
+    publish_dir: Path
+    timezone: str = "UTC"
+    day_cutoff: time = time(6, 0)
+    style: str = "awesome-ai-daily"
+    max_stories: int = 12
+    flag_after: int = 3
+    x_bearer_token: str | None = None
+    site_url: str | None = None
+    webhook_url: str | None = None
+    secret_key: str | None = None
+    llm: LLMConfig = field(default_factory=lambda: LLMConfig(None, None, "gpt-4.1-mini"))
+    http: HttpSettings = field(default_factory=HttpSettings)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def today(self) -> str:
+        return datetime.now(self.tz).date().isoformat()
+
+    def window(self, day: str) -> tuple[datetime, datetime]:
+        """The 24 hours a day's digest covers: up to `day` at the cutoff, local time."""
+        d = parse_day(day)
+        end = datetime.combine(d, self.day_cutoff, tzinfo=self.tz)
+        return end - timedelta(days=1), end
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"bad day {value!r}: use YYYY-MM-DD") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment (defaults first, variables over them)."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("NEWSDESK_DATA_DIR") or _default_data_dir(env)).expanduser()
+    tz = env.get("NEWSDESK_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"NEWSDESK_TIMEZONE: unknown time zone {tz!r}") from None
+    cutoff_raw = env.get("NEWSDESK_DAY_CUTOFF") or "06:00"
+    try:
+        cutoff = time.fromisoformat(cutoff_raw)
+    except ValueError:
+        raise ConfigError(f"NEWSDESK_DAY_CUTOFF must be HH:MM, not {cutoff_raw!r}") from None
+    style = env.get("NEWSDESK_STYLE") or "awesome-ai-daily"
+    if style not in STYLES:
+        raise ConfigError(f"NEWSDESK_STYLE must be one of {', '.join(STYLES)}, not {style!r}")
+    llm = LLMConfig(
+        api_key=env.get("OPENAI_API_KEY") or None,
+        base_url=env.get("OPENAI_BASE_URL") or None,
+        model=env.get("NEWSDESK_MODEL") or "gpt-4.1-mini",
+        concurrency=int(_number(env, "NEWSDESK_LLM_CONCURRENCY", 4, int)),
+        max_tokens_per_night=_number(env, "NEWSDESK_BUDGET_TOKENS", None, int),
+        max_usd_per_night=_number(env, "NEWSDESK_BUDGET_USD", None, float),
+        input_token_budget=int(_number(env, "NEWSDESK_INPUT_TOKENS_PER_STORY", 6000, int)),
+        timeout=float(_number(env, "NEWSDESK_LLM_TIMEOUT", 60.0)),
+    )
+    http = HttpSettings(
+        allow_private_hosts=_bool(env, "NEWSDESK_ALLOW_PRIVATE_HOSTS"),
+        global_concurrency=int(_number(env, "NEWSDESK_HTTP_CONCURRENCY", 48, int)),
+        per_host_concurrency=int(_number(env, "NEWSDESK_HTTP_PER_HOST", 4, int)),
+    )
+    return Settings(
+        data_dir=data_dir,
+        database_url=env.get("NEWSDESK_DATABASE_URL") or f"sqlite:///{data_dir / 'newsdesk.db'}",
+        sources_file=Path(env.get("NEWSDESK_SOURCES") or REPO_ROOT / "sources.yaml").expanduser(),
+        prompts_dir=Path(env.get("NEWSDESK_PROMPTS_DIR") or REPO_ROOT / "prompts").expanduser(),
+        publish_dir=Path(env.get("NEWSDESK_PUBLISH_DIR") or data_dir / "site").expanduser(),
+        timezone=tz,
+        day_cutoff=cutoff,
+        style=style,
+        max_stories=int(_number(env, "NEWSDESK_MAX_STORIES", 12, int)),
+        flag_after=int(_number(env, "NEWSDESK_FLAG_AFTER", 3, int)),
+        x_bearer_token=env.get("NEWSDESK_X_BEARER_TOKEN") or None,
+        site_url=env.get("NEWSDESK_SITE_URL") or None,
+        webhook_url=env.get("NEWSDESK_WEBHOOK_URL") or None,
+        secret_key=env.get("NEWSDESK_SECRET_KEY") or None,
+        llm=llm,
+        http=http,
+    )

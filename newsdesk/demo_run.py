@@ -1,0 +1,67 @@
+"""`newsdesk demo`: a whole night over the bundled sample day, offline.
+
+The sample day is served by a real HTTP server on 127.0.0.1; the demo keeps
+its own data directory (so it never mixes with real data) and ends by
+printing the review queue and where everything is.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from rich.console import Console
+
+from newsdesk.config import Settings, load_settings
+
+
+def demo_data_dir(settings: Settings) -> Path:
+    explicit = os.environ.get("NEWSDESK_DEMO_DIR")
+    return Path(explicit) if explicit else settings.data_dir / "demo"
+
+
+def run_demo(settings: Settings, *, port: int, style: str | None, console: Console,
+             run: Callable[..., dict[str, Any]], show: Callable[[dict[str, Any]], None]) -> None:
+    from newsdesk import cli
+    from newsdesk.demo import SAMPLE_DAY, demo_sources, serve_sample_day
+    from storage import desk
+    from storage.db import Database
+
+    data_dir = demo_data_dir(settings)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with serve_sample_day(port=port) as base_url:
+        sources_file = data_dir / "sources.yaml"
+        sources_file.write_text(yaml.safe_dump({"sources": demo_sources(base_url)}, sort_keys=False), encoding="utf-8")
+        os.environ.update({
+            "NEWSDESK_DATA_DIR": str(data_dir),
+            "NEWSDESK_SOURCES": str(sources_file),
+            "NEWSDESK_ALLOW_PRIVATE_HOSTS": "1",
+        })
+        os.environ.pop("NEWSDESK_DATABASE_URL", None)
+        demo_settings = load_settings()
+        cli.state.settings = demo_settings
+        db = Database(demo_settings.database_url)
+        db.migrate()
+        db.dispose()
+        console.print(f"[bold]newsdesk demo[/bold]: sample day {SAMPLE_DAY} served at {base_url}", highlight=False)
+        stats = run(SAMPLE_DAY, "collect", False, None, None, style)
+    show(stats)
+    db = Database(demo_settings.database_url)
+    with db.session() as s:
+        rows = desk.list_stories(s, day=SAMPLE_DAY)
+        summary = desk.night_summary(s, SAMPLE_DAY, demo_settings.flag_after)
+    db.dispose()
+    console.print("")
+    cli._print_rows(rows, summary)
+    env = f"NEWSDESK_DATA_DIR={data_dir}"
+    console.print(f"""
+Demo data:   {data_dir}
+  database   {demo_settings.database_url}
+  sources    {sources_file}
+Next steps (the demo keeps its own data directory):
+  {env} newsdesk review show {rows[0].id if rows else 'ID'}
+  {env} newsdesk review approve {rows[0].id if rows else 'ID'}
+  {env} newsdesk publish --day {SAMPLE_DAY} --out {data_dir / 'site'}
+  {env} newsdesk users add YOURNAME --role admin && {env} newsdesk serve
+""", highlight=False)

@@ -1,0 +1,51 @@
+"""Builds the editors' web app from settings, wiring "regenerate" to the drafter."""
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+
+from newsdesk.config import Settings
+
+
+def secret_key(settings: Settings) -> str:
+    """NEWSDESK_SECRET_KEY, or one generated once and kept in the data directory."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.data_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def build_app(settings: Settings):
+    from flows import pipeline
+    from review.app import create_app
+    from review.settings import ReviewSettings
+    from storage.db import Database
+
+    db = Database(settings.database_url)
+    db.check_ready()
+
+    async def regenerate(story_id: int, instruction: str | None, actor: str) -> None:
+        from storage.models import Story
+
+        with db.session() as s:
+            story = s.get(Story, story_id)
+            if story is None:
+                raise LookupError(f"no story {story_id}")
+            day = story.day
+        ctx = pipeline.Context(settings, db)
+        await asyncio.to_thread(pipeline.draft_stage, ctx, day, settings.style, settings.max_stories,
+                                force=True, story_ids=[story_id], instruction=instruction, actor=actor)
+
+    return create_app(ReviewSettings(
+        database_url=settings.database_url,
+        secret_key=secret_key(settings),
+        publish_dir=settings.publish_dir,
+        site_url=settings.site_url,
+        webhook_url=settings.webhook_url,
+        regenerate=regenerate if settings.llm.configured else None,
+    ))
