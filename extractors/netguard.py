@@ -1,0 +1,150 @@
+"""Refuse requests to addresses a feed URL should never reach (SSRF guard).
+
+Source lists and redirects come from the outside world, so a feed or a link
+inside a post could point the nightly run at the metadata service of the cloud
+it runs in, or at a database on the private network. The host is resolved
+here (off the event loop) and every address it resolves to must be public;
+the check runs before the first request and again after every redirect.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from urllib.parse import urlsplit
+
+__all__ = ["UnsafeURL", "ResolutionFailed", "HostGuard", "blocked_reason", "METADATA_ADDRESSES"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Cloud instance metadata endpoints (AWS, GCP, Azure, OpenStack, Alibaba,
+# Oracle). Most are link-local already; listed so the reason is explicit
+# and so the IPv6 and non-link-local ones are refused too.
+METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "169.254.169.253",
+        "fd00:ec2::254",
+        "fd00:ec2::23",
+        "100.100.100.200",
+        "168.63.129.16",
+        "192.0.0.192",
+    )
+)
+_SCHEMES = {"http", "https"}
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+class UnsafeURL(Exception):
+    """The URL may not be fetched; `reason` says why in one line."""
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"{reason} ({url})")
+        self.url = url
+        self.reason = reason
+
+
+class ResolutionFailed(UnsafeURL):
+    """The host did not resolve: a connection problem, not a policy refusal."""
+
+
+def blocked_reason(ip: IPAddress) -> str | None:
+    """Why this address is off-limits, or None when it is public."""
+    if ip in METADATA_ADDRESSES:
+        return "cloud metadata address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if mapped is not None:
+            inner = blocked_reason(mapped)
+            if inner:
+                return inner
+    checks = (
+        ("is_unspecified", "unspecified address"),
+        ("is_loopback", "loopback address"),
+        ("is_link_local", "link-local address"),
+        ("is_multicast", "multicast address"),
+        ("is_reserved", "reserved address"),
+        ("is_private", "private address"),
+    )
+    for attr, reason in checks:
+        if getattr(ip, attr):
+            return reason
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
+        return "shared (carrier-grade NAT) address"
+    if not ip.is_global:
+        return "non-global address"
+    return None
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%")[0])
+        return True
+    except ValueError:
+        return False
+
+
+class HostGuard:
+    """Resolves hosts and vets their addresses, with a short cache per host."""
+
+    def __init__(self, allow_private: bool = False, cache_ttl: float = 300.0, resolve_names: bool = True):
+        self.allow_private = allow_private
+        # False when requests never reach the network (a mock transport in
+        # tests): IP literals are still vetted, names are not looked up.
+        self.resolve_names = resolve_names
+        self.cache_ttl = cache_ttl
+        self._cache: dict[tuple[str, int], tuple[float, list[IPAddress]]] = {}
+
+    async def check(self, url: str) -> None:
+        """Raise UnsafeURL unless `url` is http(s) and resolves only to allowed addresses."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise UnsafeURL(url, f"invalid URL: {exc}") from None
+        if parts.scheme.lower() not in _SCHEMES:
+            raise UnsafeURL(url, f"scheme {parts.scheme or '(none)'!r} not allowed")
+        host = parts.hostname
+        if not host:
+            raise UnsafeURL(url, "URL has no host")
+        if self.allow_private:
+            return
+        port = port or (443 if parts.scheme.lower() == "https" else 80)
+        if not self.resolve_names and not _is_ip_literal(host):
+            return
+        for ip in await self.resolve(host, port, url):
+            reason = blocked_reason(ip)
+            if reason:
+                raise UnsafeURL(url, f"blocked: {host} resolves to {reason} {ip}")
+
+    async def resolve(self, host: str, port: int, url: str = "") -> list[IPAddress]:
+        """Every address `host` resolves to (IP literals need no lookup)."""
+        try:
+            return [ipaddress.ip_address(host.strip("[]").split("%")[0])]
+        except ValueError:
+            pass
+        key = (host.lower(), port)
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit and now - hit[0] < self.cache_ttl:
+            return hit[1]
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError, OSError) as exc:
+            raise ResolutionFailed(url or host, f"cannot resolve {host}: {exc}") from None
+        addrs: list[IPAddress] = []
+        for info in infos:
+            try:
+                ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+            except ValueError:
+                continue
+            if ip not in addrs:
+                addrs.append(ip)
+        if not addrs:
+            raise ResolutionFailed(url or host, f"cannot resolve {host}: no addresses")
+        self._cache[key] = (now, addrs)
+        return addrs
