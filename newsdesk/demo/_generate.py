@@ -145,11 +145,11 @@ def render_article(a: dict, articles: dict[str, dict]) -> str:
     nav = "".join(f'<li><a href="/{a["outlet"]}/{n.lower().replace(" & ", "-").replace(" ", "-")}">{_esc(n)}</a></li>' for n in o["nav"])
     byline = a["author"]
     dek = f'<p class="dek">{_esc(a["dek"])}</p>' if a.get("dek") else ""
-    body_html = "\n".join(f"<p>{_esc(p)}</p>" for p in paras)
+    body_html = "\n".join(f"<p>{_x(p)}</p>" for p in paras)
     if a["outlet"] == "harbor-city-chronicle" and len(paras) > 2:
         # An ad slot in the middle of the story, as newspapers do.
-        mid = "\n".join(f"<p>{_esc(p)}</p>" for p in paras[:2])
-        rest = "\n".join(f"<p>{_esc(p)}</p>" for p in paras[2:])
+        mid = "\n".join(f"<p>{_x(p)}</p>" for p in paras[:2])
+        rest = "\n".join(f"<p>{_x(p)}</p>" for p in paras[2:])
         body_html = f'{mid}\n<div class="ad-slot ad-inline" data-ad-unit="tech_mid">Advertisement</div>\n{rest}'
     wire_note = ""
     if "wire" in a:

@@ -166,6 +166,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "newsdesk-demo/1"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
 
     day: _SampleDay  # set on the subclass built per server
     request_log: list | None = None
@@ -185,11 +186,16 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path, query = parts.path, parse_qs(parts.query)
         try:
-            status = self._route(path, query, head)
+            self._route(path, query, head)
         except Exception as exc:  # pragma: no cover - a bug in the demo server
-            status = self._send_error(500, f"demo server error: {exc!r}", head)
+            self._send_error(500, f"demo server error: {exc!r}", head)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # Logged before the response leaves, so a client that has its answer
+        # always finds the request in the log.
         if self.request_log is not None:
-            self.request_log.append((self.command, self.path, status))
+            self.request_log.append((self.command, self.path, code))
+        super().send_response(code, message)
 
     def _route(self, path: str, query: dict[str, list[str]], head: bool) -> int:
         day = self.day
@@ -333,7 +339,7 @@ def serve_sample_day(
     base_url = f"http://{url_host}:{bound_port}"
     handler.day = _SampleDay(base_url)
     handler.request_log = request_log
-    thread = threading.Thread(target=server.serve_forever, name="newsdesk-demo-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="newsdesk-demo-server", daemon=True)
     thread.start()
     try:
         yield base_url
