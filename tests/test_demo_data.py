@@ -83,7 +83,7 @@ def _collect(base: str, client: httpx2.Client) -> dict[str, dict]:
             if "embed" in post:
                 links.append(post["embed"]["external"]["uri"])
             when = _iso(it["reason"]["indexedAt"]) if "reason" in it else _iso(post["record"]["createdAt"])
-            items["bluesky:" + post["uri"]] = {
+            items[post["uri"]] = {
                 "published": when,
                 "links": sorted({_path(u, base) for u in links}),
                 "title": post["record"]["text"],
@@ -94,7 +94,7 @@ def _collect(base: str, client: httpx2.Client) -> dict[str, dict]:
         hrefs = [h for h in re.findall(r'href="([^"]+)"', st["content"]) if h.startswith(base)]
         if st["card"]:
             hrefs.append(st["card"]["url"])
-        items["mastodon:" + st["id"]] = {
+        items[st["uri"]] = {
             "published": _iso(st["created_at"]),
             "links": sorted({_path(h.replace("&amp;", "&"), base) for h in hrefs}),
             "title": st["content"],
@@ -109,7 +109,7 @@ def _collect(base: str, client: httpx2.Client) -> dict[str, dict]:
         }
     hn = client.get(f"{base}/api/v1/search_by_date", params={"tags": "story", "hitsPerPage": 100}).json()
     for h in hn["hits"]:
-        items["hackernews:" + h["objectID"]] = {
+        items["hn:" + h["objectID"]] = {
             "published": datetime.fromtimestamp(h["created_at_i"], timezone.utc),
             "links": [_path(h["url"], base)] if h.get("url") else [],
             "title": h["title"],
@@ -328,7 +328,7 @@ def test_hackernews_search_by_date_applies_filters(served):
     since = int(WINDOW_START.timestamp())
     r = client.get(url, params={"tags": "story", "numericFilters": f"points>=10,created_at_i>{since}", "hitsPerPage": 100})
     hits = r.json()["hits"]
-    ids = {"hackernews:" + h["objectID"] for h in hits}
+    ids = {"hn:" + h["objectID"] for h in hits}
     assert ids == {E.HN_ATLAS, E.HN_SMR, E.HN_KESTREL}
     assert all(h["points"] >= 10 and h["created_at_i"] > since for h in hits)
     assert r.json()["nbHits"] == 3
@@ -522,3 +522,15 @@ def test_no_real_outlet_names(served):
         text = client.get(src["url"]).text
         for name in real:
             assert name not in text, (src["name"], name)
+
+
+def test_item_ref_and_thread_merges():
+    from types import SimpleNamespace as NS
+
+    base = "http://127.0.0.1:9"
+    art = NS(kind="article", url=f"{base}{E.CL_ATLAS}?utm_source=rss&utm_medium=feed", guid="circuit-ledger-1")
+    assert E.item_ref(art, base) == E.CL_ATLAS
+    post = NS(kind="post", url="https://news.ycombinator.com/item?id=45012345", guid=E.HN_ATLAS)
+    assert E.item_ref(post, base) == E.HN_ATLAS
+    for reply, root in E.MERGED_INTO.items():
+        assert E.story_index(reply) == E.story_index(root) is not None

@@ -621,8 +621,6 @@ def reddit_listing() -> dict:
                 },
             }
         )
-    if all(c["data"]["post_hint"] is None for c in children):  # pragma: no cover
-        pass
     for c in children:
         if c["data"]["post_hint"] is None:
             del c["data"]["post_hint"]

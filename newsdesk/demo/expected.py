@@ -1,18 +1,23 @@
 """What the clustering stage should make of the sample day.
 
-References are either article URL paths on the demo server (starting with
-"/", without query string; prefix them with the base URL) or post references
-"<type>:<id>":
+References ("refs") are either article URL paths on the demo server (starting
+with "/", without query string; prefix them with the base URL) or the guid the
+post collectors give a post:
 
-- ``bluesky:<at-uri>``  the post's ``uri`` in getAuthorFeed
-- ``mastodon:<id>``     the status ``id``
-- ``reddit:t3_<id>``    the listing child's ``name``
-- ``hackernews:<id>``   the hit's ``objectID``
+- Bluesky:   the post's at-URI (``at://did:plc:.../app.bsky.feed.post/<rkey>``)
+- Mastodon:  the status ``uri`` (``https://newsfedi.example/users/rkoval/statuses/<id>``)
+- Reddit:    ``reddit:t3_<id>``
+- Hacker News: ``hn:<objectID>``
 
-`POSTS` maps every post reference to its public URL, the article URLs it
-links to (as paths), and the source name in `demo_sources()`.
+`item_ref(item, base_url)` gives the ref of a collected item or stored
+document. `POSTS` maps every post ref to its public URL, the article paths it
+links to, and the source name in `demo_sources()`. `MERGED_INTO` says which
+posts a collector that folds self-reply threads into their first post will
+merge, and into which.
 """
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 SAMPLE_DAY = "2026-11-19"
 # The 24 hours the digest for SAMPLE_DAY covers (06:00 Europe/London = 06:00 UTC in November).
@@ -23,24 +28,24 @@ _TT_DID = "did:plc:t3nsortr1bun3xq7kd2m4a5z"
 _PN_DID = "did:plc:pr1yan4irlum3n5k2c6v7b8w"
 _LL_DID = "did:plc:lum3nl4bs9q8w7e6r5t4y3u2"
 
-BSKY_ATLAS = f"bluesky:at://{_TT_DID}/app.bsky.feed.post/3m6atlas2k4tt"
-BSKY_KESTREL = f"bluesky:at://{_TT_DID}/app.bsky.feed.post/3m6kestrl7q2p"
-BSKY_SMR_ROOT = f"bluesky:at://{_PN_DID}/app.bsky.feed.post/3m6smrroot01a"
-BSKY_SMR_REPLY1 = f"bluesky:at://{_PN_DID}/app.bsky.feed.post/3m6smrrep02b"
-BSKY_SMR_REPLY2 = f"bluesky:at://{_PN_DID}/app.bsky.feed.post/3m6smrrep03c"
-BSKY_LISBON_REPOST = f"bluesky:at://{_LL_DID}/app.bsky.feed.post/3m3lisbon9x1h"
-MASTO_ATLAS = "mastodon:113512419036720145"
-MASTO_QUILLON = "mastodon:113511140557203388"
-MASTO_REPLY = "mastodon:113512907744518302"
-MASTO_OLD = "mastodon:113498002311870016"
+BSKY_ATLAS = f"at://{_TT_DID}/app.bsky.feed.post/3m6atlas2k4tt"
+BSKY_KESTREL = f"at://{_TT_DID}/app.bsky.feed.post/3m6kestrl7q2p"
+BSKY_SMR_ROOT = f"at://{_PN_DID}/app.bsky.feed.post/3m6smrroot01a"
+BSKY_SMR_REPLY1 = f"at://{_PN_DID}/app.bsky.feed.post/3m6smrrep02b"
+BSKY_SMR_REPLY2 = f"at://{_PN_DID}/app.bsky.feed.post/3m6smrrep03c"
+BSKY_LISBON_REPOST = f"at://{_LL_DID}/app.bsky.feed.post/3m3lisbon9x1h"
+MASTO_ATLAS = "https://newsfedi.example/users/rkoval/statuses/113512419036720145"
+MASTO_QUILLON = "https://newsfedi.example/users/rkoval/statuses/113511140557203388"
+MASTO_REPLY = "https://newsfedi.example/users/rkoval/statuses/113512907744518302"
+MASTO_OLD = "https://newsfedi.example/users/rkoval/statuses/113498002311870016"
 REDDIT_ATLAS = "reddit:t3_1gx7k2a"
 REDDIT_SPARROW = "reddit:t3_1gx9m4q"
 REDDIT_DAILY_THREAD = "reddit:t3_1gx2d0s"
-HN_ATLAS = "hackernews:45012345"
-HN_SMR = "hackernews:45008810"
-HN_KESTREL = "hackernews:45009534"
-HN_ASK_LOW_POINTS = "hackernews:45016002"
-HN_QUILLON_RUMOR = "hackernews:44998120"
+HN_ATLAS = "hn:45012345"
+HN_SMR = "hn:45008810"
+HN_KESTREL = "hn:45009534"
+HN_ASK_LOW_POINTS = "hn:45016002"
+HN_QUILLON_RUMOR = "hn:44998120"
 
 # Article paths, named for readability.
 CL_ATLAS = "/circuit-ledger/2026/11/18/meridian-atlas-3-launch"
@@ -140,6 +145,22 @@ POSTS: dict[str, dict] = {
     HN_ASK_LOW_POINTS: {"source": "Hacker News", "url": "https://news.ycombinator.com/item?id=45016002", "links": []},
     HN_QUILLON_RUMOR: {"source": "Hacker News", "url": "https://news.ycombinator.com/item?id=44998120", "links": [CL_QUILLON_RUMOR]},
 }
+
+
+# Self-replies of a thread, and the thread's first post they fold into.
+MERGED_INTO: dict[str, str] = {BSKY_SMR_REPLY1: BSKY_SMR_ROOT, BSKY_SMR_REPLY2: BSKY_SMR_ROOT}
+
+
+def item_ref(item, base_url: str) -> str:
+    """The ref of a collected item (anything with `kind`, `url` and `guid`).
+
+    Articles are known by their URL path on the demo server (query string,
+    such as utm_ tracking, dropped); posts by their guid.
+    """
+    url = getattr(item, "url", None) or ""
+    if getattr(item, "kind", "article") == "article" and url.startswith(base_url.rstrip("/") + "/"):
+        return urlsplit(url).path
+    return item.guid
 
 
 def is_post_ref(ref: str) -> bool:
