@@ -104,7 +104,8 @@ class Loopback:
             self.routes[path] = (status, body)
 
     def paths(self) -> list[str]:
-        return [p for p, _ in self.requests]
+        """Request paths with queries, percent-decoded so that equivalent encodings compare equal."""
+        return [unquote(p) for p, _ in self.requests]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -257,7 +258,7 @@ async def test_since_drops_older_items(network: str, loopback: Loopback, fetcher
     assert result.status == "ok", result.error
     assert [it.guid for it in result.items] == case["since"]["guids"]
     for fragment in case["since"].get("query_contains", []):
-        assert any(fragment in unquote(p) for p in loopback.paths()), fragment
+        assert any(fragment in p for p in loopback.paths()), fragment
 
 
 @pytest.mark.parametrize("network", NETWORKS)

@@ -86,12 +86,16 @@ def counts(source: Mapping[str, Any] | None, names: Mapping[str, str]) -> dict[s
 
 
 _SENTENCE = re.compile(r"(.+?[.!?…])(?=\s|$)")
+_URL = re.compile(r"https?://\S+")
 
 
 def make_title(text: str, fallback: str = "", limit: int = TITLE_LIMIT) -> str:
-    """A post has no title: use its first sentence, or its first ~`limit` characters."""
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = " ".join(line.split())
+    """A post has no title: use its first sentence, or its first ~`limit` characters.
+
+    Bare URLs are left out: they are in `links` and make poor headlines.
+    """
+    lines = (" ".join(_URL.sub(" ", ln).split()) for ln in text.splitlines())
+    line = next((ln for ln in lines if ln), "")
     if not line:
         return fallback
     m = _SENTENCE.match(line)

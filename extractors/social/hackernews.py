@@ -86,7 +86,7 @@ def search_url(spec: SourceSpec, since: datetime | None) -> str:
     filters = [f"points>={min_points(spec)}"]
     if since is not None:
         filters.append(f"created_at_i>{int(as_utc(since).timestamp())}")
-    query = urlencode({"tags": "story", "numericFilters": ",".join(filters), "hitsPerPage": 100}, safe=",>=")
+    query = urlencode({"tags": "story", "numericFilters": ",".join(filters), "hitsPerPage": 100})
     return f"{api_base(spec, DEFAULT_BASE)}/api/v1/search_by_date?{query}"
 
 

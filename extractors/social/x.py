@@ -126,7 +126,7 @@ def timeline_query(since: datetime | None) -> str:
     params = dict(TIMELINE_PARAMS)
     if since is not None:
         params["start_time"] = as_utc(since).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return urlencode(params, safe=",")
+    return urlencode(params)
 
 
 async def collect(spec: SourceSpec, fetcher: Fetcher, *, since: datetime | None = None) -> SourceResult:
