@@ -13,11 +13,13 @@ and states what they must produce, so adding a case means adding data:
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
@@ -224,8 +226,6 @@ def test_mastodon_html_becomes_text_without_mention_or_hashtag_links() -> None:
 
 
 def test_a_reply_whose_parent_is_missing_joins_the_named_root() -> None:
-    from datetime import timezone
-
     def post(key: str, minute: int, parent: str | None = None, root: str | None = None, author: str = "@a") -> Post:
         return Post(key=key, guid=key, url=f"https://example.com/{key}", author=author, text=key,
                     published_at=datetime(2026, 11, 18, 10, minute, tzinfo=timezone.utc),
@@ -319,17 +319,11 @@ async def test_mastodon_handle_without_a_host_is_an_error_result(fetcher: Fetche
     assert result.status == "error" and "@user@host" in result.error
 
 
-def socket_closed_port():
+@contextlib.contextmanager
+def socket_closed_port() -> Iterator[str]:
     """A URL on 127.0.0.1 where nothing listens (the port is bound, then released)."""
-    import contextlib
-    import socket
-
-    @contextlib.contextmanager
-    def cm() -> Iterator[str]:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        sock.close()
-        yield f"http://127.0.0.1:{port}"
-
-    return cm()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    yield f"http://127.0.0.1:{port}"
