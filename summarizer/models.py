@@ -43,6 +43,7 @@ class StoryInput(BaseModel):
 class SummarySentence(BaseModel):
     text: str
     source_ids: list[str] = Field(default_factory=list)
+    paragraph_break: bool = False  # True: a new summary paragraph starts after this sentence
 
 
 class StoryDraft(BaseModel):
