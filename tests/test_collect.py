@@ -1,0 +1,154 @@
+"""collect_sources against a loopback server: failures become results, others go on."""
+from __future__ import annotations
+
+import gzip
+import sys
+import types
+from datetime import datetime, timezone
+
+import pytest
+
+from extractors.collect import collect_sources, dedupe_by_url
+from extractors.http import Fetcher, HttpSettings
+from extractors.models import SourceResult, SourceSpec
+from extractors.opml import write_opml
+from tests.httpserver import Recorded, Route, TestServer
+
+
+def rss(*items: tuple[str, str, str | None]) -> bytes:
+    """items: (guid, link, pubDate)."""
+    body = "".join(
+        f"<item><title>Title {g}</title><link>{link}</link><guid isPermaLink='false'>{g}</guid>"
+        + (f"<pubDate>{d}</pubDate>" if d else "")
+        + "<description>&lt;p&gt;About AI.&lt;/p&gt;</description></item>"
+        for g, link, d in items
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{body}</channel></rss>'.encode()
+
+
+FEED_A = rss(("a1", "https://news.example.com/story?utm_source=a", "Mon, 23 Nov 2026 06:00:00 GMT"), ("a2", "https://news.example.com/other", "Sun, 01 Nov 2026 06:00:00 GMT"))
+FEED_B = rss(("b1", "https://NEWS.example.com/story/#x", "Mon, 23 Nov 2026 07:00:00 GMT"))
+
+
+def conditional(body: bytes, etag: str) -> object:
+    def handler(req: Recorded) -> Route:
+        if req.headers.get("if-none-match") == etag:
+            return Route(304, headers={"ETag": etag})
+        return Route(body=body, headers={"ETag": etag, "Content-Type": "application/rss+xml"})
+
+    return handler
+
+
+@pytest.fixture
+def server():
+    with TestServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+async def fetcher():
+    f = Fetcher(HttpSettings(allow_private_hosts=True, retries=1, backoff_base=0.01, backoff_max=0.02, read_timeout=1.0, max_bytes=200_000))
+    yield f
+    await f.aclose()
+
+
+async def test_one_bad_source_does_not_stop_the_others(server: TestServer, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.routes["/a"] = conditional(FEED_A, '"a"')
+    server.routes["/b"] = Route(body=FEED_B)
+    server.routes["/missing"] = Route(404)
+    server.routes["/page"] = Route(body=b"<!doctype html><html><head><title>x</title></head><body>hi</body></html>")
+    server.routes["/site"] = Route(body=b'<!doctype html><html><head><link rel="alternate" type="application/rss+xml" href="/b"></head></html>')
+    server.routes["/bomb"] = Route(raw_gzip=gzip.compress(b"<rss>" + b" " * 5_000_000, 9))
+    server.routes["/reset"] = Route(reset=True)
+    server.routes["/slow"] = Route(body=FEED_B, delay=2.0)
+    server.routes["/empty"] = Route(body=b"")
+    server.routes["/garbage"] = Route(body=b"\x00\x01\x02 not xml at all <<<")
+    crashing = types.ModuleType("extractors.social.crashnet")
+
+    async def crash(spec: SourceSpec, fetcher: Fetcher, *, since: datetime | None = None) -> SourceResult:
+        raise RuntimeError("boom")
+
+    crashing.collect = crash  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "extractors.social.crashnet", crashing)
+    specs = [
+        SourceSpec("a", "rss", server.url("/a")),
+        SourceSpec("missing", "rss", server.url("/missing")),
+        SourceSpec("page", "feed", server.url("/page")),
+        SourceSpec("site", "feed", server.url("/site")),
+        SourceSpec("bomb", "atom", server.url("/bomb")),
+        SourceSpec("reset", "rss", server.url("/reset")),
+        SourceSpec("slow", "rss", server.url("/slow")),
+        SourceSpec("empty", "jsonfeed", server.url("/empty")),
+        SourceSpec("garbage", "rss", server.url("/garbage")),
+        SourceSpec("nourl", "rss", None),
+        SourceSpec("myspace", "myspace", handle="tom"),
+        SourceSpec("weird", "../../etc", handle="x"),
+        SourceSpec("crash", "crashnet", handle="x"),
+        SourceSpec("b", "rss", server.url("/b")),
+    ]
+    results = await collect_sources(specs, fetcher)
+    by = {r.source: r for r in results}
+    assert [r.source for r in results] == [s.name for s in specs]
+    assert by["a"].status == "ok" and len(by["a"].items) == 2 and by["a"].etag == '"a"'
+    assert by["b"].status == "ok" and len(by["b"].items) == 1
+    assert by["site"].status == "ok" and len(by["site"].items) == 1 and "advertises" in by["site"].warnings[0]
+    expected_errors = {
+        "missing": "HTTP 404",
+        "page": "HTML page",
+        "bomb": "exceeds",
+        "reset": "",
+        "slow": "timed out",
+        "empty": "empty body",
+        "garbage": "",
+        "nourl": "has no url",
+        "myspace": "unsupported source type",
+        "weird": "unsupported source type",
+        "crash": "boom",
+    }
+    for name, fragment in expected_errors.items():
+        result = by[name]
+        assert result.status == "error", name
+        assert result.error and fragment in result.error and "\n" not in result.error, (name, result.error)
+        assert result.items == []
+
+
+async def test_second_run_is_not_modified_and_not_parsed(server: TestServer, fetcher: Fetcher) -> None:
+    server.routes["/a"] = conditional(FEED_A, '"v7"')
+    spec = SourceSpec("a", "rss", server.url("/a"))
+    [first] = await collect_sources([spec], fetcher)
+    validators = {"a": (first.etag, first.last_modified)}
+    [second] = await collect_sources([spec], fetcher, validators)
+    assert first.status == "ok" and len(first.items) == 2
+    assert second.status == "not_modified" and second.items == [] and second.etag == '"v7"'
+    assert server.hits("/a")[-1].headers.get("if-none-match") == '"v7"'
+
+
+async def test_since_drops_older_entries(server: TestServer, fetcher: Fetcher) -> None:
+    server.routes["/a"] = Route(body=FEED_A)
+    [result] = await collect_sources([SourceSpec("a", "rss", server.url("/a"))], fetcher, since=datetime(2026, 11, 22, tzinfo=timezone.utc))
+    assert [i.guid for i in result.items] == ["a1"]
+
+
+async def test_dedup_across_feeds_by_canonical_url(server: TestServer, fetcher: Fetcher) -> None:
+    server.routes["/a"] = Route(body=FEED_A)
+    server.routes["/b"] = Route(body=FEED_B)
+    results = await collect_sources([SourceSpec("a", "rss", server.url("/a")), SourceSpec("b", "rss", server.url("/b"))], fetcher)
+    assert results[0].items[0].url == results[1].items[0].url == "https://news.example.com/story"
+    unique = dedupe_by_url(results)
+    assert [i.guid for i in unique] == ["a1", "a2"]
+
+
+async def test_opml_source_expands_to_its_feeds(server: TestServer, fetcher: Fetcher) -> None:
+    server.routes["/a"] = Route(body=FEED_A)
+    server.routes["/list.opml"] = Route(body=write_opml([SourceSpec("A feed", "rss", server.url("/a"), tags=("ai",)), SourceSpec("gone", "rss", server.url("/nope"))]))
+    results = await collect_sources([SourceSpec("list", "opml", server.url("/list.opml"), tags=("imported",))], fetcher)
+    assert [r.source for r in results] == ["list", "A feed", "gone"]
+    assert [r.status for r in results] == ["ok", "ok", "error"]
+
+
+async def test_refused_address_is_an_error_result(server: TestServer) -> None:
+    server.routes["/a"] = Route(body=FEED_A)
+    async with Fetcher(HttpSettings(allow_private_hosts=False)) as strict:
+        [result] = await collect_sources([SourceSpec("a", "rss", server.url("/a"))], strict)
+    assert result.status == "error" and "loopback" in (result.error or "")
+    assert server.requests == []
