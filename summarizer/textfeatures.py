@@ -1,0 +1,125 @@
+"""Cheap text features shared by near-duplicate detection, clustering and continuity.
+
+Kept dependency-free (regexes only) so that every stage agrees on what a
+"word", a "lead" and a "named entity" are.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_ENTITY_TOKEN = re.compile(r"[^\W\d_][\w'’.&-]*|\d[\d,.]*\d|\d", re.UNICODE)
+_POSSESSIVE = re.compile(r"['’]s$")
+
+# Capitalised words that name a time, not a participant: they make two
+# different events look alike ("on Tuesday", "in December").
+_CALENDAR = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec "
+    "monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow "
+    "am pm gmt utc est edt pst pdt bst cet ist et pt updated published posted".split()
+)
+_STOP = frozenset(ENGLISH_STOP_WORDS) | {"mr", "mrs", "ms", "dr", "new", "says", "said"}
+
+LEAD_SENTENCES = 3
+
+
+@dataclass(frozen=True)
+class Doc:
+    """The fields the summarizer reads from an item, whatever its original type."""
+
+    id: str
+    title: str
+    text: str
+    url: str = ""
+    published_at: datetime | None = None
+    source: str = ""
+
+    @property
+    def full_text(self) -> str:
+        if self.text.startswith(self.title):
+            return self.text
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
+
+def _field(doc: Any, name: str, default: Any = None) -> Any:
+    if isinstance(doc, dict):
+        return doc.get(name, default)
+    return getattr(doc, name, default)
+
+
+def as_doc(doc: Any) -> Doc:
+    """Read a dict or object with id/title/text/url/published_at/source; tolerate gaps."""
+    raw_id = _field(doc, "id")
+    if raw_id is None:
+        raw_id = _field(doc, "doc_id", "")
+    published = _field(doc, "published_at")
+    return Doc(
+        id=str(raw_id),
+        title=str(_field(doc, "title", "") or ""),
+        text=str(_field(doc, "text", "") or ""),
+        url=str(_field(doc, "url", "") or ""),
+        published_at=published if isinstance(published, datetime) else None,
+        source=str(_field(doc, "source", "") or ""),
+    )
+
+
+def normalize(text: str) -> str:
+    """Case-, accent- and punctuation-insensitive form used for shingling."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_WORD.findall(text))
+
+
+def words(text: str) -> list[str]:
+    """Case- and accent-folded word tokens (any script)."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def content_words(tokens: list[str]) -> list[str]:
+    """Tokens worth weighting: two characters or more, not an English stop word."""
+    return [t for t in tokens if len(t) > 1 and t not in _STOP]
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def lead(doc: Doc, n: int = LEAD_SENTENCES) -> str:
+    """Title plus the first sentences: where news writing names who, what and where."""
+    parts = sentences(doc.text)
+    head = [doc.title] if doc.title and not (parts and parts[0].startswith(doc.title)) else []
+    return "\n".join(head + parts[:n])
+
+
+def entities(text: str) -> list[str]:
+    """Capitalised words and numbers: a stand-in for named entities without a tagger.
+
+    Two layoffs on the same day differ in company names and head counts, not in
+    vocabulary, so these tokens carry most of the evidence that separates
+    near-miss events. Possessives are folded ("OpenAI's" -> "openai").
+    """
+    out: list[str] = []
+    for sentence in sentences(text):
+        for token in _ENTITY_TOKEN.findall(sentence):
+            token = _POSSESSIVE.sub("", token).rstrip(".-'’")
+            if not token:
+                continue
+            if token[0].isdigit():
+                number = token.replace(",", "")
+                if len(number) >= 2:  # single digits are mostly dates and list counts
+                    out.append("#" + number)
+                continue
+            if not token[0].isupper() or len(token) < 2:
+                continue
+            low = token.casefold()
+            if low in _STOP or low in _CALENDAR:
+                continue
+            out.append(low)
+    return out
