@@ -2,10 +2,13 @@
 
 Before a call, the caller reserves its worst case (prompt tokens + max output tokens);
 after it, the reservation is replaced by what `usage` says was spent. Concurrent calls
-therefore cannot overshoot the cap by more than the estimates are wrong.
+therefore cannot overshoot the cap by more than the estimates are wrong. A call that does
+not fit waits while others are in flight (their real usage is usually far below the worst
+case) and fails only when nothing in flight could free room.
 """
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass, field
 
@@ -39,6 +42,7 @@ class Budget:
     reached: bool = False
     _reserved_tokens: int = 0
     _reserved_usd: float = 0.0
+    _outstanding: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def describe(self) -> str:
@@ -59,15 +63,34 @@ class Budget:
             return False
         return True
 
-    def reserve(self, tokens: int, usd: float = 0.0) -> Reservation:
-        """Reserve a call's worst case or raise BudgetExhausted; once reached, stays reached."""
+    def try_reserve(self, tokens: int, usd: float = 0.0) -> Reservation | None:
+        """Reserve a call's worst case; None while in-flight reservations may still free room;
+        BudgetExhausted when nothing in flight can help. Once reached, the budget stays reached."""
         with self._lock:
-            if self.reached or not self._fits(tokens, usd):
+            if self.reached:
+                raise BudgetExhausted(self)
+            if self._fits(tokens, usd):
+                self._reserved_tokens += tokens
+                self._reserved_usd += usd
+                self._outstanding += 1
+                return Reservation(tokens, usd)
+            if self._outstanding == 0:
                 self.reached = True
                 raise BudgetExhausted(self)
-            self._reserved_tokens += tokens
-            self._reserved_usd += usd
-            return Reservation(tokens, usd)
+            return None
+
+    def reserve(self, tokens: int, usd: float = 0.0) -> Reservation:
+        """Reserve now or raise BudgetExhausted (no waiting for in-flight calls)."""
+        reservation = self.try_reserve(tokens, usd)
+        if reservation is None:
+            raise BudgetExhausted(self)
+        return reservation
+
+    async def reserve_async(self, tokens: int, usd: float = 0.0, poll: float = 0.02) -> Reservation:
+        """Reserve, waiting while calls in flight hold reservations that may settle lower."""
+        while (reservation := self.try_reserve(tokens, usd)) is None:
+            await asyncio.sleep(poll)
+        return reservation
 
     def settle(self, reservation: Reservation | None, record: CallRecord) -> None:
         """Replace a reservation by the call's real usage (failed calls included)."""
@@ -75,6 +98,7 @@ class Budget:
             if reservation is not None and not reservation.settled:
                 self._reserved_tokens -= reservation.tokens
                 self._reserved_usd -= reservation.usd
+                self._outstanding -= 1
                 reservation.settled = True
             self.spent_tokens += record.input_tokens + record.output_tokens
             self.spent_usd += record.cost_usd

@@ -293,11 +293,12 @@ class LLMClient:
         key = self.endpoint_key
         if self.settings.mode:
             return await self._request(self.settings.mode, convo, schema, prompt_version, purpose, records, budget)
-        if key in self.modes:
-            return await self._with_fallback(self.modes[key], convo, schema, prompt_version, purpose, records, budget)
-        async with self._probe_lock:  # only one request probes an unknown endpoint
-            return await self._with_fallback(self.modes.get(key, MODES[0]), convo, schema, prompt_version,
-                                             purpose, records, budget)
+        if key not in self.modes:
+            async with self._probe_lock:  # one request probes an unknown endpoint; the others wait for it
+                if key not in self.modes:
+                    return await self._with_fallback(MODES[0], convo, schema, prompt_version, purpose, records,
+                                                     budget)
+        return await self._with_fallback(self.modes[key], convo, schema, prompt_version, purpose, records, budget)
 
     async def _with_fallback(self, mode: str, convo: list[dict[str, Any]], schema: type[BaseModel],
                              prompt_version: str, purpose: str, records: list[CallRecord],
@@ -345,9 +346,11 @@ class LLMClient:
                             request_text=_messages_text(kwargs["messages"]))
         reservation: Reservation | None = None
         if budget is not None:
-            est = self.estimate_tokens(kwargs["messages"])
+            prompt_tokens = count_tokens(_messages_text(kwargs["messages"]), self.settings.model)
+            out_tokens = self.settings.max_output_tokens
             try:
-                reservation = budget.reserve(est, self.estimate_cost(est, self.settings.max_output_tokens))
+                reservation = await budget.reserve_async(prompt_tokens + out_tokens,
+                                                         self.estimate_cost(prompt_tokens, out_tokens))
             except BudgetExhausted as exc:
                 raise LLMBudgetReached(budget.exhausted_message()) from exc
         started = time.monotonic()

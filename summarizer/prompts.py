@@ -124,7 +124,7 @@ class PromptSet:
 
 # --- untrusted source text -------------------------------------------------------------
 
-_DELIM = re.compile(r"<(/?)(source|sources|previous_story)\b", re.IGNORECASE)
+_DELIM = re.compile(r"<\s*(/?)\s*(source|sources|previous_story)\b", re.IGNORECASE)
 
 
 def escape_source_text(text: str) -> str:
@@ -133,8 +133,8 @@ def escape_source_text(text: str) -> str:
 
 
 def unescape_source_text(text: str) -> str:
-    """Inverse of `escape_source_text` (used by tests and the fake server)."""
-    return re.sub(r"&lt;(/?)(source|sources|previous_story)\b", r"<\1\2", text, flags=re.IGNORECASE)
+    """Undo `escape_source_text` (up to whitespace inside the tag), e.g. to compare with the original."""
+    return re.sub(r"&lt;\s*(/?)\s*(source|sources|previous_story)\b", r"<\1\2", text, flags=re.IGNORECASE)
 
 
 def _attr(value: str) -> str:

@@ -1,5 +1,7 @@
 """A real HTTP server that speaks enough of the OpenAI chat API to test drafting end to end.
 
+    from fakes import FakeOpenAI, Reply   # tests/ is on sys.path under pytest
+
     with FakeOpenAI() as fake:
         settings = LLMSettings(model=fake.model, base_url=fake.base_url, api_key="test")
         fake.script(["invalid_json", "good"])   # then default behaviour (good drafts) resumes
@@ -90,7 +92,7 @@ def parse_sources(prompt: str) -> list[tuple[str, str]]:
         m = _ID.search(attrs)
         if not m:
             continue
-        text = re.sub(r"&lt;(/?)(source|sources|previous_story)\b", r"<\1\2", body, flags=re.IGNORECASE)
+        text = re.sub(r"&lt;\s*(/?)\s*(source|sources|previous_story)\b", r"<\1\2", body, flags=re.IGNORECASE)
         out.append((html.unescape(m.group(1)), text.strip()))
     return out
 
@@ -147,7 +149,10 @@ class FakeOpenAI:
         self.max_in_flight = 0
         self._script: list[Scripted] = []
         self._default: Scripted = GOOD
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._gate: int | None = None
+        self._gate_skip = 0
+        self._gate_timeout = 5.0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -203,6 +208,13 @@ class FakeOpenAI:
             self._script.extend(replies)
         return self
 
+    def gate(self, n: int, *, skip: int = 0, timeout: float = 5.0) -> None:
+        """Hold chat requests until `n` are in flight at once (then let everything through), so a
+        test can prove a concurrency level is reached without timing. The first `skip` requests
+        pass ungated (e.g. a mode probe that runs alone). Gives up after `timeout`."""
+        with self._lock:
+            self._gate, self._gate_skip, self._gate_timeout = n, skip, timeout
+
     def set_default(self, reply: Scripted) -> None:
         with self._lock:
             self._default = reply
@@ -212,6 +224,7 @@ class FakeOpenAI:
             self.calls.clear()
             self._script.clear()
             self._default = GOOD
+            self._gate = None
             self.max_in_flight = 0
 
     @property
@@ -240,6 +253,14 @@ class FakeOpenAI:
             item: Scripted = self._script.pop(0) if self._script else self._default
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self._gate is not None and self._gate_skip > 0:
+                self._gate_skip -= 1
+            elif self._gate is not None:
+                self._lock.notify_all()
+                self._lock.wait_for(lambda: self._gate is None or self.in_flight >= self._gate,
+                                    timeout=self._gate_timeout)
+                self._gate = None  # open for good, also after a timeout, so nothing deadlocks
+                self._lock.notify_all()
         try:
             status, payload, headers, kind = self._respond(body, item)
         finally:
