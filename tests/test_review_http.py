@@ -229,6 +229,18 @@ def test_every_post_needs_the_session_csrf_token(desk_env) -> None:
     assert post(client, f"/story/{sid}/approve", {"version": version}).status_code == 303
 
 
+def test_every_form_on_every_page_carries_the_session_token(desk_env) -> None:
+    approve_all(desk_env)
+    client = logged_in(desk_env, "root")
+    session_token = csrf_of(client.get("/").text)
+    for path in ("/", f"/story/{desk_env.ids['falcon']}", f"/digest/{DAY}", "/sources", "/users", "/logout"):
+        html = client.get(path).text
+        forms = re.findall(r"<form[^>]*method=\"post\"[^>]*>.*?</form>", html, flags=re.S)
+        assert forms, path
+        for form in forms:
+            assert re.findall(r'name="csrf_token" value="([^"]*)"', form) == [session_token], (path, form[:200])
+
+
 # ------------------------------------------------------------------ queue and sources
 
 
