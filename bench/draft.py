@@ -9,11 +9,11 @@ Reports:
 - cache hit rate of a rerun with unchanged inputs (keys from `story_cache_key` compared with
   the stored `DraftResult.input_hash`; target 100% and zero LLM calls), and of a rerun where
   one story gained a source (that story alone is redrafted);
-- precision/recall of `summarizer.grounding.check_grounding` at flagging unsupported claims on
-  a labelled set, one JSON object a line, either
-    {"draft": <StoryDraft>, "sources": [<SourceDoc>...], "unsupported": [<sentence index>, ...]}
-  (index -1 is the view) or
-    {"claim": "<one sentence>", "sources": [<SourceDoc>...], "supported": true|false}.
+- precision/recall of `summarizer.grounding.check_grounding` at flagging unsupported sentences
+  on a labelled set, one JSON object a line, either
+    {"sentence": "...", "field": "summary"|"view", "cites": [ids], "sources": [<SourceDoc>...],
+     "label": "supported"|"unsupported"}
+  or {"draft": <StoryDraft>, "sources": [...], "unsupported": [<sentence index>, -1 for the view]}.
 """
 from __future__ import annotations
 
@@ -86,7 +86,25 @@ async def rerun(fake: FakeOpenAI, stories: list[StoryInput], stored: dict[int, s
     return len(stories) - len(todo), len(fake.chat_calls) - before
 
 
+def _case_to_draft(case: dict[str, Any], sources: list[SourceDoc]) -> tuple[StoryDraft, set[int], set[int]]:
+    """(draft, positions checked, positions labelled unsupported) for one labelled case."""
+    if "draft" in case:  # a whole draft with the unsupported sentence indices (-1: the view)
+        draft = StoryDraft.model_validate(case["draft"])
+        positions = set(range(len(draft.summary))) | ({-1} if draft.view else set())
+        return draft, positions, set(case.get("unsupported", []))
+    sentence = case.get("sentence") or case.get("claim") or case.get("text") or ""
+    cites = case["cites"] if "cites" in case else [s.id for s in sources]
+    unsupported = case.get("label") == "unsupported" or case.get("supported") is False
+    if case.get("field") == "view":
+        draft = StoryDraft(headline="case", summary=[{"text": "See sources.", "source_ids": cites}],
+                           view=sentence)
+        return draft, {-1}, {-1} if unsupported else set()
+    draft = StoryDraft(headline="case", summary=[{"text": sentence, "source_ids": cites}])
+    return draft, {0}, {0} if unsupported else set()
+
+
 def grounding_scores(path: Path) -> str:
+    """Precision/recall of flagging unsupported sentences on the labelled set."""
     if not path.exists():
         return f"skipped: no labelled set at {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
     try:
@@ -98,16 +116,8 @@ def grounding_scores(path: Path) -> str:
         if not line.strip():
             continue
         case: dict[str, Any] = json.loads(line)
-        sources = [SourceDoc.model_validate(s) for s in case["sources"]]
-        if "draft" in case:
-            draft = StoryDraft.model_validate(case["draft"])
-            truth = set(case.get("unsupported", []))
-            positions = set(range(len(draft.summary))) | ({-1} if draft.view else set())
-        else:
-            claim = case.get("claim") or case.get("sentence") or case.get("text") or ""
-            draft = StoryDraft(headline="case", summary=[{"text": claim, "source_ids": [s.id for s in sources]}])
-            truth = set() if case.get("supported", True) else {0}
-            positions = {0}
+        sources = [SourceDoc.model_validate({"outlet": "", "title": "", **s}) for s in case["sources"]]
+        draft, positions, truth = _case_to_draft(case, sources)
         predicted = {c.sentence for c in check_grounding(draft, sources)} & positions
         tp += len(predicted & truth)
         fp += len(predicted - truth)
