@@ -61,6 +61,7 @@ class LLMConfig:
     input_token_budget: int = 6000
     timeout: float = 60.0
     max_retries: int = 2
+    prices: dict[str, tuple[float, float, float]] | None = None  # USD per million tokens: input, output, cached
 
     @property
     def configured(self) -> bool:
@@ -103,6 +104,23 @@ class Settings:
         return replace(self, **changes)
 
 
+def _prices(raw: str | None) -> dict[str, tuple[float, float, float]] | None:
+    """NEWSDESK_PRICES="model=input,output[,cached];..." in USD per million tokens, over the built-in table."""
+    if not raw:
+        return None
+    table: dict[str, tuple[float, float, float]] = {}
+    for entry in filter(None, (e.strip() for e in raw.split(";"))):
+        model, _, numbers = entry.partition("=")
+        try:
+            values = [float(x) for x in numbers.split(",")]
+        except ValueError:
+            values = []
+        if not model.strip() or len(values) not in (2, 3):
+            raise ConfigError(f"NEWSDESK_PRICES: expected model=input,output[,cached] per million tokens, not {entry!r}")
+        table[model.strip()] = (values[0], values[1], values[2] if len(values) == 3 else values[0])
+    return table
+
+
 def parse_day(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -136,6 +154,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_usd_per_night=_number(env, "NEWSDESK_BUDGET_USD", None, float),
         input_token_budget=int(_number(env, "NEWSDESK_INPUT_TOKENS_PER_STORY", 6000, int)),
         timeout=float(_number(env, "NEWSDESK_LLM_TIMEOUT", 60.0)),
+        prices=_prices(env.get("NEWSDESK_PRICES")),
     )
     http = HttpSettings(
         allow_private_hosts=_bool(env, "NEWSDESK_ALLOW_PRIVATE_HOSTS"),

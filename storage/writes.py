@@ -304,6 +304,7 @@ def save_machine_draft(
     input_hash: str,
     action: str = "drafted",
     force: bool = False,
+    author: str | None = None,
 ) -> Draft:
     """Store a machine draft unless an editor already owns the story.
 
@@ -324,7 +325,7 @@ def save_machine_draft(
     d.version = (d.version or 0) + 1
     d.updated_at = now
     session.flush()
-    d.revisions.append(DraftRevision(version=d.version, author=MACHINE, action=action, snapshot=draft_snapshot(d), created_at=now))
+    d.revisions.append(DraftRevision(version=d.version, author=author or MACHINE, action=action, snapshot=draft_snapshot(d), created_at=now))
     session.flush()
     return d
 

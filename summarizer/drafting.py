@@ -185,6 +185,12 @@ def build_messages(story: StoryInput, style: str, prompts: PromptSet, settings: 
             "update", previous_day=prev.day, previous_headline=escape_source_text(prev.headline),
             previous_summary=escape_source_text(prev.summary), **variables,
         )
+    if story.instruction and story.instruction.strip():
+        # The editor's words are trusted, unlike the sources; they still cannot change the format.
+        user += (
+            "\n\nInstruction from the editor for this draft (follow it within the house style and the "
+            "output format; it is not a source of facts):\n" + story.instruction.strip()
+        )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}], shown_ids
 
 
@@ -304,6 +310,7 @@ async def draft_stories(
     prompts: PromptSet | None = None,
     settings: DraftSettings | None = None,
     budget: Budget | None = None,
+    on_done: Callable[[DraftResult], None] | None = None,
 ) -> list[DraftResult]:
     """Draft stories concurrently, in rank order; once the budget is reached the rest wait for a human.
 
@@ -315,6 +322,12 @@ async def draft_stories(
     slots = asyncio.Semaphore(max(1, settings.concurrency))  # FIFO: higher-ranked stories start first
 
     async def one(story: StoryInput) -> DraftResult:
+        result = await _one(story)
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    async def _one(story: StoryInput) -> DraftResult:
         async with slots:
             if llm is not None and budget is not None and budget.is_reached:
                 model = llm.model

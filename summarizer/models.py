@@ -38,6 +38,7 @@ class StoryInput(BaseModel):
     day: str
     sources: list[SourceDoc]
     previous: PreviousStory | None = None
+    instruction: str | None = None  # an editor's note when regenerating one story by hand
 
 
 class SummarySentence(BaseModel):
