@@ -147,3 +147,12 @@ def test_eval_corpus_keeps_every_readable_entry(path: Path) -> None:
         return
     duplicates = sum("duplicate guid" in w for w in feed.warnings)
     assert len(feed.items) + duplicates >= len(reference.entries)
+
+
+def test_content_location_header_sets_the_base_for_relative_links() -> None:
+    body = (FIXTURES / "rss_relative_links.xml").read_bytes()
+    feed = parse_feed(body, FEED_URL, SOURCE, headers={"Content-Location": "/moved/feed.xml"})
+    assert [i.url for i in feed.items][:2] == ["https://feeds.example.org/moved/posts/1", "https://feeds.example.org/p/2"]
+    atom = (FIXTURES / "atom_relative_xmlbase.xml").read_bytes()
+    feed = parse_feed(atom, FEED_URL, SOURCE, headers={"content-location": "https://mirror.example.net/a/feed"})
+    assert feed.items[0].url == "https://mirror.example.net/a/blog/2026/post-one"
