@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import ssl
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import httpx2
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from extractors.netguard import HostGuard, ResolutionFailed, UnsafeURL
+from extractors.pools import PerHostTransport
 
 PROJECT_URL = "https://github.com/newsdesk-ai/newsdesk"
 ROBOTS_TOKEN = "newsdesk"
@@ -57,9 +59,10 @@ def _version() -> str:
 class HttpSettings:
     """Politeness and safety limits; defaults suit a nightly run of a few hundred sources.
 
-    Pool sizes were measured: one httpx pool serving ~50 concurrent requests
-    spends ~1.5 ms CPU per request, and at 100+ it gets slower per request,
-    so a moderate global limit with keep-alive beats raw concurrency.
+    Pool sizes were measured (bench/collect.py): one httpx pool re-probes
+    every pooled connection on each request, so a single 128-connection pool
+    cost ~3 ms CPU per request; per-host pools (extractors.pools) cost ~1.3 ms,
+    which is httpx's own floor. Past ~48 requests in flight the gain is small.
     `total_timeout` bounds one attempt of one hop once it has its slot.
     """
 
@@ -78,6 +81,7 @@ class HttpSettings:
     max_retry_after: float = 60.0
     backoff_max: float = 30.0
     keepalive_expiry: float = 60.0
+    pool_connections: int = 256  # idle keep-alive connections over all hosts
     http2: bool = True
 
 
@@ -148,13 +152,22 @@ class HTTPStatusError(FetchError):
 
 def build_async_client(settings: HttpSettings, transport: httpx2.AsyncBaseTransport | None = None) -> httpx2.AsyncClient:
     """The one client factory, so the fetcher and the LLM share timeouts and test transports."""
+    # The Fetcher's semaphores bound requests in flight. Each host gets its
+    # own small pool (see extractors.pools); `pool_connections` bounds the
+    # idle keep-alive connections kept over all hosts.
+    pool = max(settings.global_concurrency, settings.pool_connections)
     limits = httpx2.Limits(
-        max_connections=settings.global_concurrency,
-        max_keepalive_connections=settings.global_concurrency,
+        max_connections=pool,
+        max_keepalive_connections=pool,
         keepalive_expiry=settings.keepalive_expiry,
     )
     if transport is None:
-        transport = httpx2.AsyncHTTPTransport(http2=settings.http2, limits=limits)
+
+        def host_pool(ssl_context: ssl.SSLContext) -> httpx2.AsyncHTTPTransport:
+            return httpx2.AsyncHTTPTransport(verify=ssl_context, http2=settings.http2, limits=limits)
+
+        per_host = max(1, settings.per_host_concurrency)
+        transport = PerHostTransport(host_pool, max_pools=max(1, settings.pool_connections // per_host))
     return httpx2.AsyncClient(
         timeout=httpx2.Timeout(
             settings.read_timeout,
@@ -401,10 +414,13 @@ class Fetcher:
             hdrs = {k.lower(): v for k, v in resp.headers.items()}
             status = resp.status_code
             if status == 304:
+                await _drain(resp)
                 return FetchResponse(url, 304, hdrs, b"", not_modified=True)
             if status in _REDIRECTS:
+                await _drain(resp)
                 return FetchResponse(url, status, hdrs, b"")
             if status >= 400:
+                await _drain(resp)
                 retry_after = None
                 if status in (429, 503):
                     retry_after = parse_retry_after(hdrs.get("retry-after"))
@@ -459,6 +475,25 @@ class Fetcher:
         except zlib.error as exc:
             raise FetchError(url, f"corrupt compressed body: {exc}") from None
         return b"".join(chunks)
+
+
+async def _drain(resp: httpx2.Response, limit: int = 65_536) -> None:
+    """Read a small unwanted body (304, redirect, error page) to its end.
+
+    Closing a streamed response before its end closes the connection, so
+    without this every 304 of a nightly run would pay for a new connection.
+    A body larger than `limit` is not worth reading: the connection goes.
+    """
+    if resp.is_stream_consumed or getattr(resp, "_content", None) is not None:
+        return
+    size = 0
+    try:
+        async for raw in resp.aiter_raw():
+            size += len(raw)
+            if size > limit:
+                return
+    except (httpx2.TransportError, OSError):
+        return  # the status line is what we needed; a broken body changes nothing
 
 
 def _host_key(url: str) -> str:

@@ -35,6 +35,7 @@ class Route:
 class Recorded:
     path: str
     headers: dict[str, str]
+    peer: tuple[str, int] = ("", 0)  # the client's address: same port = same connection
 
 
 Handler = Callable[[Recorded], Route]
@@ -58,7 +59,7 @@ class TestServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-                rec = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()})
+                rec = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, self.client_address[:2])
                 with server._lock:
                     server.requests.append(rec)
                 route = server.routes.get(self.path.split("?", 1)[0]) or server.routes.get(self.path)
