@@ -107,19 +107,34 @@ def entities(text: str) -> list[str]:
     """
     out: list[str] = []
     for sentence in sentences(text):
-        for token in _ENTITY_TOKEN.findall(sentence):
-            token = _POSSESSIVE.sub("", token).rstrip(".-'’")
-            if not token:
-                continue
-            if token[0].isdigit():
-                number = token.replace(",", "")
-                if len(number) >= 2:  # single digits are mostly dates and list counts
-                    out.append("#" + number)
-                continue
-            if not token[0].isupper() or len(token) < 2:
-                continue
-            low = token.casefold()
-            if low in _STOP or low in _CALENDAR:
-                continue
-            out.append(low)
+        out.extend(_sentence_entities(sentence))
+    return out
+
+
+def lead_and_body_entities(doc: Doc, n: int = LEAD_SENTENCES) -> tuple[list[str], list[str]]:
+    """``entities(lead(doc, n))`` and ``entities(doc.full_text)``, splitting the text once."""
+    parts = sentences(doc.text)
+    head = sentences(doc.title) if doc.title and not (parts and parts[0].startswith(doc.title)) else []
+    per_sentence = [_sentence_entities(s) for s in head + parts]
+    lead_names = [e for names in per_sentence[: len(head) + n] for e in names]
+    return lead_names, [e for names in per_sentence for e in names]
+
+
+def _sentence_entities(sentence: str) -> list[str]:
+    out: list[str] = []
+    for token in _ENTITY_TOKEN.findall(sentence):
+        token = _POSSESSIVE.sub("", token).rstrip(".-'’")
+        if not token:
+            continue
+        if token[0].isdigit():
+            number = token.replace(",", "")
+            if len(number) >= 2:  # single digits are mostly dates and list counts
+                out.append("#" + number)
+            continue
+        if not token[0].isupper() or len(token) < 2:
+            continue
+        low = token.casefold()
+        if low in _STOP or low in _CALENDAR:
+            continue
+        out.append(low)
     return out
