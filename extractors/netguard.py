@@ -79,6 +79,12 @@ def blocked_reason(ip: IPAddress) -> str | None:
     return None
 
 
+def _is_metadata(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip in METADATA_ADDRESSES
+
+
 def _is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]").split("%")[0])
@@ -110,13 +116,15 @@ class HostGuard:
         host = parts.hostname
         if not host:
             raise UnsafeURL(url, "URL has no host")
-        if self.allow_private:
-            return
         port = port or (443 if parts.scheme.lower() == "https" else 80)
         if not self.resolve_names and not _is_ip_literal(host):
             return
         for ip in await self.resolve(host, port, url):
-            reason = blocked_reason(ip)
+            # Allowing private hosts (demo, tests, an intranet feed) never
+            # opens the cloud metadata service: it hands out credentials.
+            reason = "cloud metadata address" if _is_metadata(ip) else None
+            if not self.allow_private:
+                reason = blocked_reason(ip)
             if reason:
                 raise UnsafeURL(url, f"blocked: {host} resolves to {reason} {ip}")
 

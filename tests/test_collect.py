@@ -152,3 +152,95 @@ async def test_refused_address_is_an_error_result(server: TestServer) -> None:
         [result] = await collect_sources([SourceSpec("a", "rss", server.url("/a"))], strict)
     assert result.status == "error" and "loopback" in (result.error or "")
     assert server.requests == []
+
+
+# -- the bad-input list, end to end: served over HTTP, collected as a source ----
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "feeds"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "warning", "min_items"),
+    [
+        ("malformed.xml", "not well-formed", 2),
+        ("truncated.xml", "not well-formed", 2),
+        ("wrong_encoding.xml", "not well-formed", 2),
+        ("missing_encoding_cp1252.xml", None, 1),
+        ("invalid_dates.xml", "invalid published date", 2),
+        ("duplicate_guids.xml", "duplicate guid", 2),
+        ("no_links.xml", "has no link", 3),
+    ],
+)
+async def test_damaged_feeds_keep_their_readable_entries(server: TestServer, fetcher: Fetcher, fixture: str, warning: str | None, min_items: int) -> None:
+    server.routes["/f"] = Route(body=(FIXTURES / fixture).read_bytes(), headers={"Content-Type": "text/html; charset=utf-8"})
+    [result] = await collect_sources([SourceSpec("f", "rss", server.url("/f"))], fetcher)
+    assert result.status == "ok" and len(result.items) >= min_items, result
+    if warning:
+        assert any(warning in w for w in result.warnings), result.warnings
+    assert all("\n" not in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    ("route", "fragment"),
+    [
+        (Route(body=b"<!doctype html><html><head><title>Blog</title></head><body><p>hi</p></body></html>"), "advertises no feed"),
+        (Route(body=b""), "empty body"),
+        (Route(body=b"   \n\t "), "empty body"),
+        (Route(body=(FIXTURES / "binary.xml").read_bytes()), "not a readable feed"),
+        (Route(body=FEED_A, truncate=True), "truncated"),
+        (Route(body=FEED_A, chunked=True, truncate=True), "truncated"),
+        (Route(body=b"<rss>" + b"x" * 300_000 + b"</rss>"), "exceeds"),
+        (Route(body=b"<rss>" + b"x" * 300_000 + b"</rss>", chunked=True), "exceeds"),
+        (Route(raw_gzip=gzip.compress(b"<rss>" + b" " * 5_000_000, 9)), "after decompression"),
+        (Route(reset=True), "connection"),
+        (Route(302, headers={"Location": "/loop"}), "redirect loop"),
+        (Route(503, headers={"Retry-After": "3600"}), "Retry-After"),
+    ],
+    ids=["html", "empty", "whitespace", "binary", "truncated", "truncated-chunked", "oversized", "oversized-chunked", "gzip-bomb", "reset", "redirect-loop", "retry-after-too-long"],
+)
+async def test_bad_answers_are_one_clear_error_and_the_other_source_is_kept(server: TestServer, fetcher: Fetcher, route: Route, fragment: str) -> None:
+    server.routes["/loop"] = route
+    server.routes["/b"] = Route(body=FEED_B)
+    results = await collect_sources([SourceSpec("bad", "rss", server.url("/loop")), SourceSpec("b", "rss", server.url("/b"))], fetcher)
+    bad, good = results
+    assert bad.status == "error" and bad.items == [], bad
+    assert bad.error and fragment.lower() in bad.error.lower() and "\n" not in bad.error, bad.error
+    assert good.status == "ok" and len(good.items) == 1
+
+
+async def test_retry_after_is_waited_for_then_the_feed_is_collected(server: TestServer, fetcher: Fetcher) -> None:
+    answers = iter([Route(503, headers={"Retry-After": "1"}), Route(body=FEED_A)])
+    server.routes["/a"] = lambda req: next(answers)
+    [result] = await collect_sources([SourceSpec("a", "rss", server.url("/a"))], fetcher)
+    assert result.status == "ok" and len(result.items) == 2
+    assert len(server.hits("/a")) == 2
+
+
+async def test_last_modified_is_sent_back_and_304_costs_no_parsing(server: TestServer, fetcher: Fetcher) -> None:
+    stamp = "Mon, 23 Nov 2026 08:00:00 GMT"
+
+    def handler(req: Recorded) -> Route:
+        if req.headers.get("if-modified-since") == stamp:
+            return Route(304)
+        return Route(body=FEED_A, headers={"Last-Modified": stamp})
+
+    server.routes["/a"] = handler
+    spec = SourceSpec("a", "rss", server.url("/a"))
+    [first] = await collect_sources([spec], fetcher)
+    [second] = await collect_sources([spec], fetcher, {"a": (first.etag, first.last_modified)})
+    assert first.last_modified == stamp and second.status == "not_modified" and second.last_modified == stamp
+
+
+async def test_the_same_article_from_a_feed_and_a_post_has_one_canonical_url(server: TestServer, fetcher: Fetcher) -> None:
+    """Dedup across feeds and posts: the post's link and the feed item's URL are the same string."""
+    hit = {
+        "objectID": "4242", "title": "A model does a thing", "author": "pg", "points": 300, "num_comments": 12,
+        "url": "https://NEWS.example.com/story?fbclid=abc&ref=hn#comments", "created_at_i": 1795413600,
+    }
+    server.routes["/api/v1/search_by_date"] = Route(body=__import__("json").dumps({"hits": [hit]}).encode())
+    server.routes["/a"] = Route(body=FEED_A)
+    specs = [SourceSpec("a", "rss", server.url("/a")), SourceSpec("hn", "hackernews", base_url=server.url(""), options={"min_points": 100})]
+    feed, hn = await collect_sources(specs, fetcher)
+    assert hn.status == "ok" and hn.items[0].kind == "post", hn
+    assert feed.items[0].url in hn.items[0].links
+    assert feed.items[0].url == "https://news.example.com/story"

@@ -373,3 +373,16 @@ async def test_fetch_error_messages_are_one_line(server: TestServer) -> None:
         with pytest.raises(FetchError) as info:
             await f.get(server.url("/reset"))
     assert "\n" not in str(info.value) and server.url("/reset") in str(info.value)
+
+
+# -- SSRF over a real loopback server ----------------------------------------
+
+
+@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/", "http://[::ffff:169.254.169.254]/", "http://[fd00:ec2::254]/"])
+async def test_redirect_to_metadata_refused_even_when_private_hosts_are_allowed(server: TestServer, target: str) -> None:
+    server.routes["/feed"] = Route(302, headers={"Location": target})
+    async with Fetcher(settings()) as f:
+        with pytest.raises(BlockedAddressError, match="metadata"):
+            await f.get(server.url("/feed"))
+    assert [r.path for r in server.requests] == ["/feed"]
+
