@@ -1,0 +1,180 @@
+"""Order a day's stories by one documented score and say why, for the editors.
+
+    score = (OUTLETS    * log2(1 + sum over distinct outlets of the outlet's source weight)
+           + ENGAGEMENT * log10(1 + sum over items of KIND[kind] * sum_k KEY[k] * engagement[k])
+           + RECENCY    * 0.5 ** (hours from the newest dated item to `now` / HALF_LIFE_HOURS))
+          * novelty_factor
+
+    novelty_factor = 1 - NOVELTY_PENALTY * max(0, s - SIMILAR) / (1 - SIMILAR)
+    s = highest TF-IDF cosine between the story (title + text) and any recent text
+
+Defaults (`RankWeights`): OUTLETS 3, ENGAGEMENT 0.5, RECENCY 1, HALF_LIFE_HOURS 12,
+SIMILAR 0.3, NOVELTY_PENALTY 0.8; KEY: likes, replies, score, comments, points 1,
+reposts and quotes 2; KIND: 1 for posts and articles.
+
+- Distinct outlets weigh most: ten sites reporting one event is the strongest
+  sign it matters, and a wire copy on twenty sites was already folded into one
+  item by near-duplicate detection. Each outlet counts at its source's weight
+  (default 1, configurable per source), so a trusted outlet counts for more.
+- Engagement is log-scaled: 10x the likes is one step (worth 0.5), not ten,
+  so a viral post cannot outweigh broad coverage (going from one outlet to
+  two is worth 1.75). Reposts and quotes count double (they
+  spread the story); articles carry little engagement of their own.
+- Recency rewards stories still developing at the cutoff; undated stories get 0.
+- Novelty: a story much like one of the last days' stories is pushed down
+  (continuity decides whether it is an update or a repeat); below cosine
+  ``SIMILAR`` there is no penalty at all.
+
+Ties are broken by key, so the order is deterministic.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Mapping, Sequence
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from summarizer.textfeatures import content_words, words
+
+KEY_WEIGHTS: Mapping[str, float] = {
+    "likes": 1.0, "reposts": 2.0, "quotes": 2.0, "replies": 1.0,
+    "score": 1.0, "comments": 1.0, "points": 1.0,
+}
+KIND_WEIGHTS: Mapping[str, float] = {"post": 1.0, "article": 1.0}
+
+
+@dataclass
+class RankItem:
+    """One item of a story, as ranking sees it."""
+
+    source: str
+    outlet: str
+    kind: str  # "article" | "post"
+    published_at: datetime | None
+    engagement: dict[str, int] = field(default_factory=dict)
+    weight: float = 1.0
+
+
+@dataclass
+class StoryCandidate:
+    """A story to rank (a plain class: the pipeline attaches its own attributes)."""
+
+    key: str
+    title: str
+    text: str
+    items: list[RankItem]
+
+
+@dataclass(frozen=True)
+class RankWeights:
+    """The score's constants (see module docstring); one set for every night."""
+
+    outlets: float = 3.0
+    engagement: float = 0.5
+    recency: float = 1.0
+    half_life_hours: float = 12.0
+    similar: float = 0.3
+    novelty_penalty: float = 0.8
+    key_weights: Mapping[str, float] = field(default_factory=lambda: dict(KEY_WEIGHTS))
+    kind_weights: Mapping[str, float] = field(default_factory=lambda: dict(KIND_WEIGHTS))
+
+
+@dataclass
+class Ranked:
+    candidate: StoryCandidate
+    score: float
+    reasons: list[str]
+
+
+def _utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def outlet_weights(items: Sequence[RankItem]) -> dict[str, float]:
+    """Each distinct outlet with its weight (the highest of its items')."""
+    out: dict[str, float] = {}
+    for item in items:
+        name = item.outlet or item.source or "unknown"
+        out[name] = max(out.get(name, 0.0), max(item.weight, 0.0))
+    return out
+
+
+def item_engagement(item: RankItem, weights: RankWeights) -> float:
+    """Weighted interaction count of one item (unknown keys and negatives ignored)."""
+    total = sum(weights.key_weights.get(k, 0.0) * max(int(v or 0), 0) for k, v in item.engagement.items())
+    return total * weights.kind_weights.get(item.kind, 1.0)
+
+
+def novelty_similarities(texts: Sequence[str], recent_texts: Sequence[str]) -> np.ndarray:
+    """Highest TF-IDF cosine of each text against the recent texts (0 when there are none)."""
+    if not texts or not recent_texts:
+        return np.zeros(len(texts))
+    vectorizer = TfidfVectorizer(analyzer=lambda t: content_words(words(t)), sublinear_tf=True)
+    try:
+        matrix = vectorizer.fit_transform(list(texts) + list(recent_texts))
+    except ValueError:  # no words at all
+        return np.zeros(len(texts))
+    sims = (matrix[: len(texts)] @ matrix[len(texts):].T).toarray()
+    return np.clip(sims.max(axis=1), 0.0, 1.0)
+
+
+def _score(
+    candidate: StoryCandidate, similar_to_recent: float, now: datetime, weights: RankWeights
+) -> Ranked:
+    reasons: list[str] = []
+    outlets = outlet_weights(candidate.items)
+    weighted = sum(outlets.values())
+    outlet_part = weights.outlets * math.log2(1.0 + weighted)
+    reasons.append(_plural(len(outlets), "outlet"))
+    if outlets and abs(weighted - len(outlets)) > 1e-9:
+        reasons.append(f"source weights count as {weighted:g} outlets")
+
+    engagement = sum(item_engagement(i, weights) for i in candidate.items)
+    engagement_part = weights.engagement * math.log10(1.0 + engagement)
+    best = max(
+        ((v, k, i.outlet or i.source) for i in candidate.items for k, v in i.engagement.items() if v),
+        default=None,
+    )
+    if best is not None:
+        reasons.append(f"{best[0]} {best[1]} on {best[2]}")
+
+    dates = [_utc(i.published_at) for i in candidate.items if i.published_at is not None]
+    recency_part = 0.0
+    if dates:
+        age = max((_utc(now) - max(dates)).total_seconds() / 3600.0, 0.0)
+        recency_part = weights.recency * 0.5 ** (age / weights.half_life_hours)
+        reasons.append(f"published {age:.0f} h before cutoff")
+    else:
+        reasons.append("no publication dates")
+
+    factor = 1.0
+    if similar_to_recent >= weights.similar:
+        excess = (similar_to_recent - weights.similar) / max(1.0 - weights.similar, 1e-9)
+        factor = 1.0 - weights.novelty_penalty * min(excess, 1.0)
+        reasons.append(
+            f"similar to a story from the last days (novelty {1.0 - similar_to_recent:.1f})"
+        )
+    score = (outlet_part + engagement_part + recency_part) * factor
+    return Ranked(candidate=candidate, score=score, reasons=reasons)
+
+
+def rank(
+    candidates: Sequence[StoryCandidate],
+    *,
+    now: datetime,
+    recent_texts: Sequence[str] = (),
+    weights: RankWeights | None = None,
+) -> list[Ranked]:
+    """Score every candidate and return them best first (ties by key)."""
+    weights = weights or RankWeights()
+    sims = novelty_similarities([f"{c.title}\n{c.text}" for c in candidates], recent_texts)
+    ranked = [_score(c, float(s), now, weights) for c, s in zip(candidates, sims)]
+    ranked.sort(key=lambda r: (-r.score, r.candidate.key))
+    return ranked
