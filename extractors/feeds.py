@@ -190,13 +190,10 @@ def _engagement(entry: Mapping[str, Any]) -> dict[str, int]:
         return {}
 
 
-def _parse_xml(content: bytes, url: str, source: SourceSpec, headers: Mapping[str, str] | None) -> ParsedFeed:
+def _parse_xml(content: bytes, url: str, source: SourceSpec) -> ParsedFeed:
+    """Any XML feed through feedparser; `url` is the document's base URL."""
     # application/xml without a charset: the XML declaration or BOM decides.
     response_headers = {"content-type": "application/xml"}
-    if headers:
-        location = {k.lower(): v for k, v in headers.items()}.get("content-location")
-        if location:
-            url = urljoin(url, location)
     # Without xml:base, links are resolved below against the feed URL, and
     # giving feedparser a base would only cost a fifth of its time. A relative
     # (possibly nested) xml:base needs feedparser to know the document's URL.
@@ -342,10 +339,17 @@ def _dedupe(feed: ParsedFeed) -> ParsedFeed:
     return feed
 
 
-def parse_feed(content: bytes, url: str, source: SourceSpec, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+def parse_feed(
+    content: bytes, url: str, source: SourceSpec, headers: Mapping[str, str] | None = None, *, fast_path: bool = True
+) -> ParsedFeed:
     """Parse any supported feed; raise FeedError only when the body holds no feed."""
     if not content or not content.strip():
         raise FeedError("empty body where a feed was expected", kind="empty")
+    if headers:
+        # Only the base URL is taken from the headers: the body decides the encoding.
+        location = {k.lower(): v for k, v in headers.items()}.get("content-location")
+        if location:
+            url = urljoin(url, location)
     if _looks_like_json(content):
         return _dedupe(_parse_json(content, url, source))
     if looks_like_html(content):
@@ -353,14 +357,17 @@ def parse_feed(content: bytes, url: str, source: SourceSpec, headers: Mapping[st
             raise FeedError("got an HTML page where a feed was expected", kind="html")
         # Rare but real: a feed wrapped in an HTML shell. Keep it if feedparser can.
         try:
-            feed = _parse_xml(content, url, source, headers)
+            feed = _parse_xml(content, url, source)
         except FeedError:
             raise FeedError("got an HTML page where a feed was expected", kind="html") from None
         if not feed.items:
             raise FeedError("got an HTML page where a feed was expected", kind="html")
         feed.warnings.insert(0, "feed is wrapped in an HTML page")
         return _dedupe(feed)
-    return _dedupe(_parse_xml(content, url, source, headers))
+    from extractors.feeds_fast import parse_rss_fast  # imports this module
+
+    fast = parse_rss_fast(content, url, source) if fast_path else None
+    return _dedupe(fast if fast is not None else _parse_xml(content, url, source))
 
 
 def discover_feeds(html: bytes, base_url: str) -> list[str]:
