@@ -64,13 +64,18 @@ def link_stories(
     if not current or not previous:
         return {}
     sims = similarities(current, previous)
-    pairs = []
+    by_hash: dict[str, list[int]] = {}
+    for j, prev in enumerate(previous):
+        for h in prev.content_hashes:
+            by_hash.setdefault(h, []).append(j)
+    candidates: set[tuple[int, int]] = set(zip(*(a.tolist() for a in np.nonzero(sims >= LINK_THRESHOLD))))
     for i, (_, _, _, hashes) in enumerate(current):
-        for j, prev in enumerate(previous):
-            shared = len(hashes & prev.content_hashes)
-            sim = float(sims[i, j])
-            if shared or sim >= LINK_THRESHOLD:
-                pairs.append(((shared > 0, round(sim, 9), prev.day, prev.id), i, j))
+        candidates.update((i, j) for h in hashes for j in by_hash.get(h, ()))
+    pairs = []
+    for i, j in sorted(candidates):
+        prev = previous[j]
+        shared = not current[i][3].isdisjoint(prev.content_hashes)
+        pairs.append(((shared, round(float(sims[i, j]), 9), prev.day, prev.id), i, j))
     pairs.sort(key=lambda p: p[0], reverse=True)
     links: dict[str, Continuation] = {}
     taken: set[int] = set()
