@@ -42,9 +42,15 @@ def cluster_task(ctx: Context, day: str, fingerprint: str) -> dict[str, Any]:
     return pipeline.cluster_stage(ctx, day)
 
 
-@task(name="draft", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE)
-def draft_task(ctx: Context, day: str, style: str, max_stories: int, force: bool) -> dict[str, Any]:
-    return pipeline.draft_stage(ctx, day, style, max_stories, force=force)
+LLM_CONCURRENCY_TAG = "newsdesk-llm"
+
+
+@task(name="draft", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE, tags=[LLM_CONCURRENCY_TAG])
+def draft_task(ctx: Context, day: str, style: str, max_stories: int, force: bool,
+               story_ids: list[int] | None = None) -> dict[str, Any]:
+    """Tagged `newsdesk-llm`: a tag concurrency limit (`prefect concurrency-limit create newsdesk-llm 1`)
+    keeps a manual rerun and the nightly run from drafting against the LLM endpoint at once."""
+    return pipeline.draft_stage(ctx, day, style, max_stories, force=force, story_ids=story_ids)
 
 
 @task(name="queue", cache_policy=NO_CACHE)
@@ -75,9 +81,15 @@ def run_night(
     from_stage: str = "collect",
     force: bool = False,
     trigger: str = "manual",
+    story_ids: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Run the stages from `from_stage` on; returns the run's statistics."""
+    """Run the stages from `from_stage` on; returns the run's statistics.
+
+    With `story_ids`, only those stories are redrafted (from the draft stage), whatever their cache.
+    """
     day, style, max_stories = validate_params(settings, day, from_stage, style, max_stories)
+    if story_ids:
+        from_stage = "draft"
     db = Database(settings.database_url)
     db.check_ready()
     ctx = Context(settings=settings, db=db, reporter=current())
@@ -97,7 +109,7 @@ def run_night(
         if start <= 2:
             stats["cluster"] = cluster_task(ctx, day, _cluster_fingerprint(ctx, day) if not force else f"force-{utcnow().isoformat()}")
         if start <= 3:
-            stats["draft"] = draft_task(ctx, day, style, max_stories, force)
+            stats["draft"] = draft_task(ctx, day, style, max_stories, force or bool(story_ids), story_ids)
         stats["queue"] = queue_task(ctx, day, style)
         status = "ok"
     finally:
@@ -124,14 +136,20 @@ def _cluster_fingerprint(ctx: Context, day: str) -> str:
         ids = [i[0] for i in items]
         links = s.execute(select(ItemLink.item_id, ItemLink.article_id).where(ItemLink.item_id.in_(ids)).order_by(ItemLink.id)).all() if ids else []
         arts = s.execute(select(Article.id, Article.status, Article.content_hash).order_by(Article.id)).all()
-        stories = s.execute(select(Story.id, Story.day, Story.key, Story.active).where(Story.day <= day).order_by(Story.id)).all()
-    return pipeline.stage_fingerprint(items, links, arts, stories, [settings.timezone, settings.day_cutoff])
+        earlier = s.execute(select(Story.id, Story.day, Story.key, Story.active).where(Story.day < day).order_by(Story.id)).all()
+        has_day = s.scalar(select(Story.id).where(Story.day == day).limit(1)) is not None
+    # The database is part of the key: the demo, tests and real data share one Prefect cache.
+    return pipeline.stage_fingerprint(items, links, arts, earlier,
+                                      [ctx.db.url, has_day, settings.timezone, settings.day_cutoff])
 
 
 def _artifacts(stats: dict[str, Any]) -> None:
     day = stats["day"]
     preview = stats.get("queue", {}).get("preview")
     if preview:
+        notes = stats.get("notes") or []
+        if notes:
+            preview = "\n".join(["> **Run notes**", *(f"> - {n}" for n in notes), "", preview])
         create_markdown_artifact(key=f"draft-digest-{day}", markdown=preview, description=f"Draft digest for {day} (pending review)")
     rows = [
         {"source": r["source"], "status": r["status"], "fetched": r["fetched"], "new": r["new"],
@@ -161,13 +179,29 @@ def nightly(
     stats = run_night(settings, day=day, sources=sources, max_stories=max_stories, style=style,
                       from_stage=from_stage, force=force, trigger="flow")
     _artifacts(stats)
+    _log_notes(stats)
+    return _public(stats)
+
+
+def _log_notes(stats: dict[str, Any]) -> None:
+    """Notes go to the flow run's log (the Prefect UI); the CLI prints them itself, once."""
     logger = get_run_logger()
     for note in stats.get("notes", []):
-        logger.warning(note)
+        logger.info(note)
+
+
+def _public(stats: dict[str, Any]) -> dict[str, Any]:
+    """The flow's return value: statistics without the (large) digest preview."""
     return {k: v for k, v in stats.items() if k != "queue"} | {"queue": {k: v for k, v in stats["queue"].items() if k != "preview"}}
 
 
 @flow(name="rerun", log_prints=True)
-def rerun(day: str, from_stage: str = "extract", force: bool = False, style: str | None = None) -> dict[str, Any]:
-    """Repair one day from one stage on (e.g. after fixing a source or the LLM)."""
-    return nightly.fn(day=day, from_stage=from_stage, force=force, style=style)
+def rerun(day: str, from_stage: str = "extract", force: bool = False, style: str | None = None,
+          story: int | None = None) -> dict[str, Any]:
+    """Repair one day from one stage on (e.g. after fixing a source or the LLM), or redraft one story."""
+    settings = load_settings()
+    stats = run_night(settings, day=day, style=style, from_stage=from_stage, force=force, trigger="rerun",
+                      story_ids=[story] if story is not None else None)
+    _artifacts(stats)
+    _log_notes(stats)
+    return _public(stats)

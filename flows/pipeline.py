@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
@@ -63,7 +63,7 @@ class Context:
         """Say something once per run, where the editor will see it (run notes) and in the log."""
         if message not in self.notes:
             self.notes.append(message)
-            log.warning(message)
+            log.info(message)
 
 
 # ---------------------------------------------------------------- collect
@@ -431,26 +431,27 @@ def _story_input(session, story: Story):
     return StoryInput(story_id=story.id, day=story.day, sources=docs, previous=previous)
 
 
-def _content_hashes(story: Story) -> list[str]:
-    hashes = []
-    for si in story.items:
-        hashes.append(si.item.content_hash)
-        art = si.item.article
-        if art is not None and art.content_hash:
-            hashes.append(art.content_hash)
-    return sorted(hashes)
+def draft_stage(
+    ctx: Context,
+    day: str,
+    style: str,
+    max_stories: int,
+    force: bool = False,
+    story_ids: Sequence[int] | None = None,
+    instruction: str | None = None,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """Draft the day's top stories (LLM, or extractive without one); unchanged inputs cost nothing.
 
-
-def draft_stage(ctx: Context, day: str, style: str, max_stories: int, force: bool = False, story_ids: Sequence[int] | None = None) -> dict[str, Any]:
-    """Draft the day's top stories (LLM, or extractive without one); unchanged inputs cost nothing."""
-    from summarizer.drafting import draft_cache_key
-    from summarizer.prompts import load_prompts
+    `story_ids` with `instruction`/`actor` is the editor's "regenerate this story" path.
+    """
+    from summarizer.drafting import EXTRACTIVE_MODEL, story_cache_key
+    from summarizer.prompts import PromptSet
 
     settings, db = ctx.settings, ctx.db
-    prompts = load_prompts(settings.prompts_dir, style)
     llm_cfg = settings.llm
-    model = llm_cfg.model if llm_cfg.configured else "extractive"
-    prompt_version = prompts.version if llm_cfg.configured else "extractive-1"
+    prompts = PromptSet.load(settings.prompts_dir) if llm_cfg.configured else None
+    model = llm_cfg.model if llm_cfg.configured else EXTRACTIVE_MODEL
     if not llm_cfg.configured:
         ctx.note(NO_LLM_NOTE)
     with db.session() as s:
@@ -469,29 +470,34 @@ def draft_stage(ctx: Context, day: str, style: str, max_stories: int, force: boo
         stories = list(s.scalars(q))
         todo, cached, kept = [], 0, 0
         for st in stories:
-            key = draft_cache_key(model, prompt_version, style, _content_hashes(st))
             d = st.draft
             if d is not None and not force and (d.edited or d.status in ("approved", "rejected")):
                 kept += 1
                 continue
-            if d is not None and not force and d.input_hash == key and d.status != "needs_human":
+            story_input = _story_input(s, st)
+            if instruction:
+                story_input.instruction = instruction
+            key = story_cache_key(story_input, model=model, style=style, prompts=prompts)
+            if d is not None and not force and d.input_hash == key and d.style == style:
                 cached += 1
                 continue
-            todo.append((_story_input(s, st), key))
+            todo.append(story_input)
     ctx.reporter.start("draft", len(todo))
-    results = asyncio.run(_draft_async(ctx, todo, style, prompts, model)) if todo else []
+    results = asyncio.run(_draft_async(ctx, todo, style, prompts)) if todo else []
     stats = {"stories": len(stories), "drafted": 0, "cached": cached, "kept_editor_work": kept, "needs_human": 0,
              "calls": 0, "tokens": 0, "cost_usd": 0.0}
     with db.session() as s:
-        for (story, key), res in zip(todo, results):
+        for story, res in zip(todo, results):
             fields: dict[str, Any] = {"violations": [v.model_dump() for v in res.violations],
                                       "unsupported": [u.model_dump() for u in res.unsupported], "error": res.error}
             if res.draft is not None:
                 fields.update(headline=res.draft.headline, summary=[x.model_dump() for x in res.draft.summary],
                               view=res.draft.view, tags=list(res.draft.tags), section=res.draft.section)
+            # A failure without any draft is retried by the next run; a flagged draft is not redone for nothing.
+            input_hash = res.input_hash if res.draft is not None else ""
             save_machine_draft(s, story.story_id, style=style, status=res.status, fields=fields, model=res.model or model,
-                               prompt_version=res.prompt_version or prompt_version, input_hash=key if res.status != "needs_human" else "",
-                               force=force)
+                               prompt_version=res.prompt_version, input_hash=input_hash, force=force or bool(story_ids),
+                               action="regenerated" if story_ids else "drafted", author=actor)
             record_llm_calls(s, day, story.story_id, [c.model_dump() for c in res.calls])
             stats["drafted"] += res.status != "needs_human"
             stats["needs_human"] += res.status == "needs_human"
@@ -502,7 +508,9 @@ def draft_stage(ctx: Context, day: str, style: str, max_stories: int, force: boo
     return stats
 
 
-async def _draft_async(ctx: Context, todo, style: str, prompts, model: str):
+async def _draft_async(ctx: Context, todo, style: str, prompts):
+    """One HTTP client for the LLM (the fetcher's factory), remembered endpoint modes, one budget."""
+    from summarizer.budget import Budget
     from summarizer.drafting import DraftSettings, draft_stories
 
     settings = ctx.settings
@@ -511,36 +519,32 @@ async def _draft_async(ctx: Context, todo, style: str, prompts, model: str):
     client = None
     if cfg.configured:
         from extractors.http import build_async_client
-        from summarizer.llm import LLMClient, LLMSettings
+        from summarizer.llm import DEFAULT_PRICES, LLMClient, LLMSettings
 
-        client = build_async_client(settings.http)
+        client = build_async_client(replace(settings.http, read_timeout=cfg.timeout, total_timeout=cfg.timeout))
         llm = LLMClient(
             LLMSettings(model=cfg.model, api_key=cfg.api_key or "not-needed", base_url=cfg.base_url,
-                        timeout=cfg.timeout, max_retries=cfg.max_retries, concurrency=cfg.concurrency),
+                        timeout=cfg.timeout, max_retries=cfg.max_retries, concurrency=cfg.concurrency,
+                        prices={**DEFAULT_PRICES, **dict(cfg.prices or {})}),
             http_client=client,
         )
         with ctx.db.session() as s:
             remembered = get_setting(s, "llm_modes") or {}
         llm.modes.update(remembered)
-    from summarizer.budget import Budget
-
     budget = Budget(max_tokens=cfg.max_tokens_per_night, max_usd=cfg.max_usd_per_night)
-    draft_settings = DraftSettings(concurrency=cfg.concurrency, input_token_budget=cfg.input_token_budget, model=model)
-
-    def progress(_result=None) -> None:
-        ctx.reporter.advance("draft")
+    draft_settings = DraftSettings(concurrency=cfg.concurrency, input_token_budget=cfg.input_token_budget)
 
     try:
-        results = await draft_stories([st for st, _ in todo], llm=llm, style=style, prompts=prompts, settings=draft_settings,
-                                      budget=budget, on_done=progress)
+        results = await draft_stories(todo, llm=llm, style=style, prompts=prompts, settings=draft_settings,
+                                      budget=budget, on_done=lambda _r: ctx.reporter.advance("draft"))
     finally:
         if llm is not None:
             with ctx.db.session() as s:
                 put_setting(s, "llm_modes", dict(llm.modes))
         if client is not None:
             await client.aclose()
-    if budget.exhausted:
-        ctx.note(f"Nightly LLM budget reached: {budget.describe()}; remaining stories are queued undrafted.")
+    if budget.is_reached:
+        ctx.note(f"Nightly LLM budget reached ({budget.describe()}): the remaining stories are queued undrafted, in rank order.")
     return results
 
 

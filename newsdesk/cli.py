@@ -138,7 +138,8 @@ def _prefect_env() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
-def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] | None, max_stories: int | None, style: str | None) -> dict[str, Any]:
+def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] | None, max_stories: int | None,
+             style: str | None, story: int | None = None) -> dict[str, Any]:
     """Run the nightly flow with progress bars; returns its statistics."""
     _prefect_env()
     from flows.nightly import nightly, validate_params
@@ -151,9 +152,32 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
                   console=err, transient=False) as progress:
         set_reporter(BarReporter(progress))
         try:
+            if story is not None:
+                from flows.nightly import rerun
+
+                return rerun(day=_story_day(story, day), from_stage="draft", force=True, style=style, story=story)
             return nightly(day=day, sources=sources or None, max_stories=max_stories, style=style, from_stage=from_stage, force=force)
         finally:
             set_reporter(None)
+
+
+def _story_day(story_id: int, day: str | None) -> str:
+    """The day a story belongs to (a story id names its day; --day must agree)."""
+    from storage.desk import NotFound
+    from storage.models import Story
+
+    db = _ready_db()
+    try:
+        with db.session() as s:
+            story = s.get(Story, story_id)
+            if story is None:
+                raise NotFound(f"no story with id {story_id}")
+            story_day = story.day
+    finally:
+        db.dispose()
+    if day and day != story_day:
+        raise ConfigError(f"story #{story_id} belongs to {story_day}, not {day}")
+    return story_day
 
 
 def print_run(stats: dict[str, Any]) -> None:
@@ -184,9 +208,10 @@ def run(
     source: Optional[list[str]] = typer.Option(None, "--source", help="Only this source (repeatable)."),
     max_stories: Optional[int] = typer.Option(None, "--max-stories", help="Draft at most this many stories."),
     style: Optional[str] = typer.Option(None, "--style", help="awesome-ai-daily or ai-news-digest."),
+    story: Optional[int] = typer.Option(None, "--story", help="Only redraft this story id (implies --from-stage draft)."),
 ) -> None:
     """Run the nightly pipeline for one day (collect, extract, cluster, draft, queue)."""
-    stats = guarded(lambda: run_flow(day, from_stage, force, source, max_stories, style))
+    stats = guarded(lambda: run_flow(day, from_stage, force, source, max_stories, style, story))
     print_run(stats)
 
 
@@ -325,6 +350,30 @@ def review_reject(
             row = desk.reject(s, story_id, _actor(editor), reason)
         out.print(f"rejected #{row.id}: {row.headline}", highlight=False)
     guarded(body)
+
+
+@review_app.command("regenerate")
+def review_regenerate(
+    story_id: int = typer.Argument(..., metavar="ID"),
+    instruction: Optional[str] = typer.Option(None, "--instruction", help="A note to the model, e.g. 'lead with the price'."),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+) -> None:
+    """Redraft one story now (the earlier version stays in its history)."""
+    from flows import pipeline
+
+    def body() -> dict[str, Any]:
+        s = settings()
+        day = _story_day(story_id, None)
+        db = _ready_db()
+        try:
+            return pipeline.draft_stage(pipeline.Context(s, db), day, s.style, 1, force=True, story_ids=[story_id],
+                                        instruction=instruction, actor=_actor(editor))
+        finally:
+            db.dispose()
+
+    stats = guarded(body)
+    out.print(f"story #{story_id}: {'redrafted' if stats['drafted'] else 'needs a human draft'}; "
+              f"{stats['calls']} LLM calls, {stats['tokens']} tokens, ${stats['cost_usd']:.4f}", highlight=False)
 
 
 # ---------------------------------------------------------------- publish
