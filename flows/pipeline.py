@@ -28,6 +28,7 @@ from storage.models import Article, Draft, Item, ItemLink, Source, Story, StoryI
 from storage.writes import (
     ItemWrite,
     StoryWrite,
+    draft_snapshot,
     get_setting,
     link_items_to_articles,
     put_setting,
@@ -495,9 +496,15 @@ def draft_stage(
                               view=res.draft.view, tags=list(res.draft.tags), section=res.draft.section)
             # A failure without any draft is retried by the next run; a flagged draft is not redone for nothing.
             input_hash = res.input_hash if res.draft is not None else ""
-            save_machine_draft(s, story.story_id, style=style, status=res.status, fields=fields, model=res.model or model,
+            before = _draft_state(s, story.story_id) if actor else None
+            saved = save_machine_draft(s, story.story_id, style=style, status=res.status, fields=fields, model=res.model or model,
                                prompt_version=res.prompt_version, input_hash=input_hash, force=force or bool(story_ids),
                                action="regenerated" if story_ids else "drafted", author=actor)
+            if actor:  # an editor asked for this draft: the audit log says who, and before/after
+                from storage.desk import audit
+
+                after = draft_snapshot(saved) | {"version": saved.version, "instruction": instruction}
+                audit(s, actor, "regenerated", "draft", story.story_id, before, after)
             record_llm_calls(s, day, story.story_id, [c.model_dump() for c in res.calls])
             stats["drafted"] += res.status != "needs_human"
             stats["needs_human"] += res.status == "needs_human"
@@ -506,6 +513,11 @@ def draft_stage(
             stats["cost_usd"] += sum(c.cost_usd for c in res.calls)
     ctx.reporter.done("draft")
     return stats
+
+
+def _draft_state(session, story_id: int) -> dict[str, Any]:
+    draft = session.scalars(select(Draft).where(Draft.story_id == story_id)).one_or_none()
+    return (draft_snapshot(draft) | {"version": draft.version}) if draft is not None else {}
 
 
 async def _draft_async(ctx: Context, todo, style: str, prompts):

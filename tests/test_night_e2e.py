@@ -19,7 +19,7 @@ from newsdesk.cli import app
 from newsdesk.demo import SAMPLE_DAY, demo_sources, serve_sample_day
 from newsdesk.demo.expected import EXPECTED_STORIES, MERGED_INTO, NEAR_MISS_PAIRS, item_ref
 from storage.db import Database
-from storage.models import Article, Draft, Item, ItemLink, LLMCall, Source, Story, StoryItem
+from storage.models import Article, AuditLog, Draft, Item, ItemLink, LLMCall, Source, Story, StoryItem
 from tests.fakes.openai_server import FakeOpenAI
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -211,6 +211,13 @@ def test_one_story_is_regenerated_with_the_editors_instruction(tmp_path: Path, d
         shown = json.loads(cli(env, "review", "show", str(target), "--json"))
         assert shown["row"]["version"] == 2
         assert shown["history"][-1]["author"] == "ana" and shown["history"][-1]["action"] == "regenerated"
+        db = Database(db_url)
+        with db.session() as s:
+            entry = s.scalars(select(AuditLog).where(AuditLog.action == "regenerated")).one()
+        db.dispose()
+        assert entry.actor == "ana" and entry.entity_id == str(target)
+        assert entry.before["version"] == 1 and entry.after["version"] == 2
+        assert entry.after["instruction"] == "Lead with the price cut."
 
         calls = len(fake.chat_calls)
         cli(env, "run", "--story", str(other))

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from review.diffs import history_view
@@ -14,8 +13,6 @@ from review.routes.queue import STATUS_LABELS
 from review.users import Account
 from review.web import desk_of, render, require_user
 from storage import desk
-from storage.models import Draft
-from storage.writes import draft_snapshot
 
 router = APIRouter()
 
@@ -154,25 +151,16 @@ async def regenerate(story_id: int, request: Request, instruction: str = Form(""
             error="No language model is configured for this desk, so stories cannot be redrafted here. Edit the text by hand.",
         )
     note = instruction.strip() or None
-    before = await run_in_threadpool(_snapshot, request, story_id)
+    await run_in_threadpool(_exists, request, story_id)
     try:
         await hook(story_id, note, user.name)
     except Exception as exc:  # the drafter's failure is the editor's information, not a crash
         return await run_in_threadpool(_page, request, story_id, 502, error=f"Redrafting failed: {exc}")
-    await run_in_threadpool(_audit_regenerated, request, story_id, user.name, before, note)
+    # The drafter records the new version and audits who asked, with before/after.
     return RedirectResponse(f"/story/{story_id}?ok=regenerated", status_code=303)
 
 
-def _snapshot(request: Request, story_id: int) -> dict[str, Any]:
-    """The draft as it stands (404 if there is no such story), for the audit log's "before"."""
+def _exists(request: Request, story_id: int) -> None:
+    """404 before any drafting when there is no such story."""
     with desk_of(request).db.session() as s:
         desk.get_story(s, story_id)
-        draft = s.scalars(select(Draft).where(Draft.story_id == story_id)).first()
-        return (draft_snapshot(draft) | {"version": draft.version}) if draft is not None else {}
-
-
-def _audit_regenerated(request: Request, story_id: int, actor: str, before: dict[str, Any], note: str | None) -> None:
-    """The drafter records a revision; the audit log also needs who asked, and before/after."""
-    after = _snapshot(request, story_id) | {"instruction": note}
-    with desk_of(request).db.session() as s:
-        desk.audit(s, actor, "regenerated", "draft", story_id, before, after)
