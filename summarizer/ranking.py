@@ -3,10 +3,13 @@
     score = (OUTLETS    * log2(1 + sum over distinct outlets of the outlet's source weight)
            + ENGAGEMENT * log10(1 + sum over items of KIND[kind] * sum_k KEY[k] * engagement[k])
            + RECENCY    * 0.5 ** (hours from the newest dated item to `now` / HALF_LIFE_HOURS))
-          * novelty_factor
+          * novelty_factor * substance_factor
 
     novelty_factor = 1 - NOVELTY_PENALTY * max(0, s - SIMILAR) / (1 - SIMILAR)
     s = highest TF-IDF cosine between the story (title + text) and any recent text
+
+    substance_factor = CHATTER (0.3) for a story made only of posts whose text, article included,
+    has fewer than CHATTER_WORDS (20) words; else 1
 
 Defaults (`RankWeights`): OUTLETS 3, ENGAGEMENT 0.5, RECENCY 1, HALF_LIFE_HOURS 12,
 SIMILAR 0.3, NOVELTY_PENALTY 0.8; KEY: likes, replies, score, comments, points 1,
@@ -24,6 +27,10 @@ reposts and quotes 2; KIND: 1 for posts and articles.
 - Novelty: a story much like one of the last days' stories is pushed down
   (continuity decides whether it is an update or a repeat); below cosine
   ``SIMILAR`` there is no penalty at all.
+
+- Substance: a lone short post with no article behind it ("congrats on the
+  new job!") is chatter from a followed account, not news; it stays in the
+  queue, near the bottom, with the reason shown.
 
 Ties are broken by key, so the order is deterministic.
 """
@@ -78,6 +85,8 @@ class RankWeights:
     half_life_hours: float = 12.0
     similar: float = 0.3
     novelty_penalty: float = 0.8
+    chatter: float = 0.3
+    chatter_words: int = 20
     key_weights: Mapping[str, float] = field(default_factory=lambda: dict(KEY_WEIGHTS))
     kind_weights: Mapping[str, float] = field(default_factory=lambda: dict(KIND_WEIGHTS))
 
@@ -161,6 +170,11 @@ def _score(
         reasons.append(
             f"similar to a story from the last days (novelty {1.0 - similar_to_recent:.1f})"
         )
+    if candidate.items and all(i.kind == "post" for i in candidate.items):
+        n_words = len(words(candidate.text)) or len(words(candidate.title))
+        if n_words < weights.chatter_words:
+            factor *= weights.chatter
+            reasons.append(f"only a short post ({n_words} words), no article")
     score = (outlet_part + engagement_part + recency_part) * factor
     return Ranked(candidate=candidate, score=score, reasons=reasons)
 

@@ -105,3 +105,22 @@ def test_pipeline_can_attach_attributes() -> None:
     c = story("s", [art("A")])
     c._item_ids = [1, 2]  # type: ignore[attr-defined]
     assert rank([c], now=NOW)[0].candidate._item_ids == [1, 2]  # type: ignore[attr-defined]
+
+
+def test_a_lone_short_post_without_an_article_ranks_below_a_single_outlet_story() -> None:
+    now = datetime(2026, 11, 19, 6, tzinfo=timezone.utc)
+    when = now - timedelta(hours=2)
+    chatter = StoryCandidate(key="a", title="@jt congrats on the new job, well deserved!",
+                             text="@jt congrats on the new job, well deserved!",
+                             items=[RankItem("masto", "masto", "post", when, {"likes": 40})])
+    news = StoryCandidate(key="b", title="Tidewell raises $85 million for warehouse robots",
+                          text="Tidewell, a maker of warehouse robots, said on Tuesday it raised $85 million "
+                               "in a Series B round to expand production of its picking arms in Ohio.",
+                          items=[RankItem("feed", "feed", "article", when, {})])
+    linked_post = StoryCandidate(key="c", title="Our new model is out",
+                                 text="Our new model is out\n" + news.text,
+                                 items=[RankItem("bsky", "bsky", "post", when, {"likes": 40})])
+    ranked = rank([chatter, news, linked_post], now=now)
+    assert [r.candidate.key for r in ranked][-1] == "a"
+    assert any("short post" in reason for reason in ranked[-1].reasons)
+    assert not any("short post" in reason for r in ranked[:-1] for reason in r.reasons)
