@@ -301,7 +301,9 @@ def draft_extractive(story: StoryInput, style: str) -> StoryDraft:
     summary = [SummarySentence(text=c.text, source_ids=[c.doc_id]) for c in chosen]
     if not summary and docs:  # nothing sentence-like at all: fall back to the best title
         title_doc = docs[0]
-        summary = [SummarySentence(text=_clean_title(title_doc) + ".", source_ids=[title_doc.id])]
+        title = _clean_title(title_doc)
+        summary = [SummarySentence(text=title if title.endswith(("!", "?", "...", "…")) else title + ".",
+                                   source_ids=[title_doc.id])]
     _paragraph_breaks(summary, style)
     tags = guess_tags(docs)
     return StoryDraft(
