@@ -26,10 +26,10 @@ test: setup browser
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/python bench/collect.py
-	$(BIN)/python bench/draft.py
-	$(BIN)/python bench/extraction.py ../shared/eval/article-extraction
-	$(BIN)/python bench/clustering.py ../shared/eval/event-clusters/ecbplus_docs.jsonl
+	$(BIN)/python -m bench.collect
+	$(BIN)/python -m bench.draft
+	$(BIN)/python -m bench.extraction ../shared/eval/article-extraction
+	$(BIN)/python -m bench.clustering ../shared/eval/event-clusters/ecbplus_docs.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache
