@@ -444,7 +444,9 @@ def draft_stage(
 ) -> dict[str, Any]:
     """Draft the day's top stories (LLM, or extractive without one); unchanged inputs cost nothing.
 
-    `story_ids` with `instruction`/`actor` is the editor's "regenerate this story" path.
+    `force` ignores the cache but never an editor's work (edited, approved or rejected drafts).
+    `story_ids` is an explicit request for those stories (`regenerate_story`, `run --story`): they
+    are redrafted whatever their state, and a failed redraft leaves the existing text in place.
     """
     from summarizer.drafting import EXTRACTIVE_MODEL, story_cache_key
     from summarizer.prompts import PromptSet
@@ -472,23 +474,33 @@ def draft_stage(
         todo, cached, kept = [], 0, 0
         for st in stories:
             d = st.draft
-            if d is not None and not force and (d.edited or d.status in ("approved", "rejected")):
+            if d is not None and not story_ids and (d.edited or d.status in ("approved", "rejected")):
                 kept += 1
                 continue
             story_input = _story_input(s, st)
             if instruction:
                 story_input.instruction = instruction
             key = story_cache_key(story_input, model=model, style=style, prompts=prompts)
-            if d is not None and not force and d.input_hash == key and d.style == style:
+            if d is not None and not force and not story_ids and d.input_hash == key and d.style == style:
                 cached += 1
                 continue
             todo.append(story_input)
     ctx.reporter.start("draft", len(todo))
     results = asyncio.run(_draft_async(ctx, todo, style, prompts)) if todo else []
     stats = {"stories": len(stories), "drafted": 0, "cached": cached, "kept_editor_work": kept, "needs_human": 0,
-             "calls": 0, "tokens": 0, "cost_usd": 0.0}
+             "calls": 0, "tokens": 0, "cost_usd": 0.0, "failed_redrafts": []}
     with db.session() as s:
         for story, res in zip(todo, results):
+            record_llm_calls(s, day, story.story_id, [c.model_dump() for c in res.calls])
+            stats["calls"] += len(res.calls)
+            stats["tokens"] += sum(c.input_tokens + c.output_tokens for c in res.calls)
+            stats["cost_usd"] += sum(c.cost_usd for c in res.calls)
+            existing = s.scalars(select(Draft).where(Draft.story_id == story.story_id)).one_or_none()
+            if story_ids and res.draft is None and existing is not None and existing.headline:
+                # An asked-for redraft that failed must not blank the text the editor has.
+                stats["failed_redrafts"].append({"story_id": story.story_id, "error": res.error})
+                ctx.note(f"Story #{story.story_id} was not redrafted ({res.error}); its draft is unchanged.")
+                continue
             fields: dict[str, Any] = {"violations": [v.model_dump() for v in res.violations],
                                       "unsupported": [u.model_dump() for u in res.unsupported], "error": res.error}
             if res.draft is not None:
@@ -498,20 +510,38 @@ def draft_stage(
             input_hash = res.input_hash if res.draft is not None else ""
             before = _draft_state(s, story.story_id) if actor else None
             saved = save_machine_draft(s, story.story_id, style=style, status=res.status, fields=fields, model=res.model or model,
-                               prompt_version=res.prompt_version, input_hash=input_hash, force=force or bool(story_ids),
+                               prompt_version=res.prompt_version, input_hash=input_hash, force=bool(story_ids),
                                action="regenerated" if story_ids else "drafted", author=actor)
             if actor:  # an editor asked for this draft: the audit log says who, and before/after
                 from storage.desk import audit
 
                 after = draft_snapshot(saved) | {"version": saved.version, "instruction": instruction}
                 audit(s, actor, "regenerated", "draft", story.story_id, before, after)
-            record_llm_calls(s, day, story.story_id, [c.model_dump() for c in res.calls])
             stats["drafted"] += res.status != "needs_human"
             stats["needs_human"] += res.status == "needs_human"
-            stats["calls"] += len(res.calls)
-            stats["tokens"] += sum(c.input_tokens + c.output_tokens for c in res.calls)
-            stats["cost_usd"] += sum(c.cost_usd for c in res.calls)
     ctx.reporter.done("draft")
+    return stats
+
+
+def regenerate_story(ctx: Context, story_id: int, *, instruction: str | None = None, actor: str | None = None,
+                     style: str | None = None) -> dict[str, Any]:
+    """Redraft one story now, in its draft's style, as an editor asked; the earlier version stays in history.
+
+    Raises `storage.desk.NotFound` for an unknown story and `InvalidAction` when the redraft failed
+    (the existing text is then unchanged).
+    """
+    from storage.desk import InvalidAction, NotFound
+
+    with ctx.db.session() as s:
+        story = s.get(Story, story_id)
+        if story is None:
+            raise NotFound(f"no story with id {story_id}")
+        day = story.day
+        style = style or (story.draft.style if story.draft is not None else None) or ctx.settings.style
+    stats = draft_stage(ctx, day, style, 1, story_ids=[story_id], instruction=instruction, actor=actor)
+    if stats["failed_redrafts"]:
+        raise InvalidAction(f"redrafting story #{story_id} failed: {stats['failed_redrafts'][0]['error']}; "
+                            "the draft is unchanged")
     return stats
 
 

@@ -204,7 +204,7 @@ def print_run(stats: dict[str, Any]) -> None:
 def run(
     day: Optional[str] = typer.Option(None, "--day", help="Digest day YYYY-MM-DD (default: today in NEWSDESK_TIMEZONE)."),
     from_stage: str = typer.Option("collect", "--from-stage", help=f"Start at this stage: {', '.join(STAGES)}."),
-    force: bool = typer.Option(False, "--force", help="Ignore caches: refetch, recluster and redraft (editors' work is kept)."),
+    force: bool = typer.Option(False, "--force", help="Ignore caches: refetch, recluster and redraft (editors' work is kept; use --story to redo one)."),
     source: Optional[list[str]] = typer.Option(None, "--source", help="Only this source (repeatable)."),
     max_stories: Optional[int] = typer.Option(None, "--max-stories", help="Draft at most this many stories."),
     style: Optional[str] = typer.Option(None, "--style", help="awesome-ai-daily or ai-news-digest."),
@@ -362,12 +362,10 @@ def review_regenerate(
     from flows import pipeline
 
     def body() -> dict[str, Any]:
-        s = settings()
-        day = _story_day(story_id, None)
         db = _ready_db()
         try:
-            return pipeline.draft_stage(pipeline.Context(s, db), day, s.style, 1, force=True, story_ids=[story_id],
-                                        instruction=instruction, actor=_actor(editor))
+            return pipeline.regenerate_story(pipeline.Context(settings(), db), story_id,
+                                             instruction=instruction, actor=_actor(editor))
         finally:
             db.dispose()
 

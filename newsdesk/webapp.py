@@ -30,16 +30,8 @@ def build_app(settings: Settings):
     db.check_ready()
 
     async def regenerate(story_id: int, instruction: str | None, actor: str) -> None:
-        from storage.models import Story
-
-        with db.session() as s:
-            story = s.get(Story, story_id)
-            if story is None:
-                raise LookupError(f"no story {story_id}")
-            day = story.day
-        ctx = pipeline.Context(settings, db)
-        await asyncio.to_thread(pipeline.draft_stage, ctx, day, settings.style, settings.max_stories,
-                                force=True, story_ids=[story_id], instruction=instruction, actor=actor)
+        await asyncio.to_thread(pipeline.regenerate_story, pipeline.Context(settings, db), story_id,
+                                instruction=instruction, actor=actor)
 
     return create_app(ReviewSettings(
         database_url=settings.database_url,

@@ -202,7 +202,6 @@ def test_one_story_is_regenerated_with_the_editors_instruction(tmp_path: Path, d
         cli(env, "run", "--day", SAMPLE_DAY)
         listing = json.loads(cli(env, "review", "list", "--day", SAMPLE_DAY, "--json"))["stories"]
         target, other = listing[0]["id"], listing[1]["id"]
-        other_before = json.loads(cli(env, "review", "show", str(other), "--json"))
         calls = len(fake.chat_calls)
 
         cli(env, "review", "regenerate", str(target), "--instruction", "Lead with the price cut.", "--as", "ana")
@@ -219,9 +218,24 @@ def test_one_story_is_regenerated_with_the_editors_instruction(tmp_path: Path, d
         assert entry.before["version"] == 1 and entry.after["version"] == 2
         assert entry.after["instruction"] == "Lead with the price cut."
 
+        fake.set_default("server_error")
+        result = CliRunner().invoke(app, ["review", "regenerate", str(target)], env=env)
+        assert result.exit_code != 0 and "draft is unchanged" in result.output and "Traceback" not in result.output
+        kept = json.loads(cli(env, "review", "show", str(target), "--json"))
+        assert kept["row"]["version"] == 2 and kept["row"]["headline"] == shown["row"]["headline"]
+        fake.set_default("good")
+
+        cli(env, "review", "approve", str(target), "--as", "ana")
+        version_approved = json.loads(cli(env, "review", "show", str(target), "--json"))["row"]["version"]
+        cli(env, "run", "--day", SAMPLE_DAY, "--from-stage", "draft", "--force")
+        approved = json.loads(cli(env, "review", "show", str(target), "--json"))
+        assert approved["row"]["status"] == "approved" and approved["row"]["version"] == version_approved, \
+            "--force must not redraft an editor's approved story"
+
+        other_before = json.loads(cli(env, "review", "show", str(other), "--json"))
         calls = len(fake.chat_calls)
         cli(env, "run", "--story", str(other))
         assert len(fake.chat_calls) > calls, "--story redrafts that story even with unchanged inputs"
         other_after = json.loads(cli(env, "review", "show", str(other), "--json"))
         assert other_after["row"]["version"] == other_before["row"]["version"] + 1
-        assert json.loads(cli(env, "review", "show", str(target), "--json"))["row"]["version"] == 2
+        assert json.loads(cli(env, "review", "show", str(target), "--json"))["row"]["version"] == approved["row"]["version"]
