@@ -25,6 +25,7 @@ from newsdesk.config import Settings
 from newsdesk.sources import load_sources, spec_to_dict
 from storage.db import Database
 from storage.models import Article, Draft, Item, ItemLink, Source, Story, StoryItem
+from summarizer.unionfind import UnionFind
 from storage.writes import (
     ItemWrite,
     StoryWrite,
@@ -254,23 +255,6 @@ def _merge_canonical(session, article_id: int, canonical: str) -> int:
 # ---------------------------------------------------------------- cluster
 
 
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[Any, Any] = {}
-
-    def find(self, x: Any) -> Any:
-        self.parent.setdefault(x, x)
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: Any, b: Any) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb, key=str)] = min(ra, rb, key=str)
-
-
 def _outlet(item: Item) -> str:
     return item.source.name if item.source else "unknown"
 
@@ -306,7 +290,7 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
         articles = {a.id: a for a in s.scalars(select(Article).where(Article.id.in_(art_ids)))} if art_ids else {}
 
         # Items that are, or point to, the same article are one story before any clustering.
-        uf = _UnionFind()
+        uf: UnionFind[tuple[str, int]] = UnionFind()
         for it in items:
             uf.find(("i", it.id))
             for aid in ([it.article_id] if it.article_id else []) + links.get(it.id, []):

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from summarizer.textfeatures import as_doc, words
+from summarizer.unionfind import UnionFind
 
 SHINGLE = 5
 SAMPLE = 4
@@ -71,22 +72,6 @@ def sketch(tokens: list[str], cache: dict[str, int] | None = None) -> np.ndarray
     return np.unique(kept)
 
 
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-
 def near_duplicate_labels(texts: list[str]) -> list[int]:
     """Group label per text (the index of the group's first text); equal labels = copies."""
     return near_duplicate_labels_from_tokens([words(t) for t in texts])
@@ -97,7 +82,7 @@ def near_duplicate_labels_from_tokens(token_lists: list[list[str]]) -> list[int]
     cache: dict[str, int] = {}
     sketches = [sketch(tokens, cache) for tokens in token_lists]
     n = len(token_lists)
-    uf = _UnionFind(n)
+    uf: UnionFind[int] = UnionFind()
     sizes = np.array([len(s) for s in sketches])
     if n < 2 or sizes.sum() == 0:
         return list(range(n))
