@@ -117,7 +117,7 @@ def run_night(
         with db.session() as s:
             run = s.get(Run, run_id)
             run.status, run.finished_at = status, utcnow()
-            run.stats = {k: v for k, v in stats.items() if k != "queue"} | {"queue": {k: v for k, v in stats.get("queue", {}).items() if k != "preview"}}
+            run.stats = _public(stats)
             run.notes = list(ctx.notes)
         db.dispose()
     return stats
@@ -178,21 +178,21 @@ def nightly(
     settings = load_settings()
     stats = run_night(settings, day=day, sources=sources, max_stories=max_stories, style=style,
                       from_stage=from_stage, force=force, trigger="flow")
+    return _report(stats)
+
+
+def _report(stats: dict[str, Any]) -> dict[str, Any]:
+    """Artifacts and notes for the Prefect UI (the CLI prints notes itself, once); the flow's result."""
     _artifacts(stats)
-    _log_notes(stats)
-    return _public(stats)
-
-
-def _log_notes(stats: dict[str, Any]) -> None:
-    """Notes go to the flow run's log (the Prefect UI); the CLI prints them itself, once."""
     logger = get_run_logger()
     for note in stats.get("notes", []):
         logger.info(note)
+    return _public(stats)
 
 
 def _public(stats: dict[str, Any]) -> dict[str, Any]:
-    """The flow's return value: statistics without the (large) digest preview."""
-    return {k: v for k, v in stats.items() if k != "queue"} | {"queue": {k: v for k, v in stats["queue"].items() if k != "preview"}}
+    """Statistics without the (large) digest preview: the flow's result and the run row's record."""
+    return {k: v for k, v in stats.items() if k != "queue"} | {"queue": {k: v for k, v in stats.get("queue", {}).items() if k != "preview"}}
 
 
 @flow(name="rerun", log_prints=True)
@@ -202,6 +202,4 @@ def rerun(day: str, from_stage: str = "extract", force: bool = False, style: str
     settings = load_settings()
     stats = run_night(settings, day=day, style=style, from_stage=from_stage, force=force, trigger="rerun",
                       story_ids=[story] if story is not None else None)
-    _artifacts(stats)
-    _log_notes(stats)
-    return _public(stats)
+    return _report(stats)
