@@ -4,7 +4,10 @@ Source lists and redirects come from the outside world, so a feed or a link
 inside a post could point the nightly run at the metadata service of the cloud
 it runs in, or at a database on the private network. The host is resolved
 here (off the event loop) and every address it resolves to must be public;
-the check runs before the first request and again after every redirect.
+the check runs before the first request and again after every redirect, and
+connections are opened only to the addresses it vetted
+(`extractors.guarded_connect`), so a name that resolves differently a moment
+later (DNS rebinding) cannot slip a private address in between.
 """
 from __future__ import annotations
 
@@ -12,11 +15,14 @@ import asyncio
 import ipaddress
 import socket
 import time
+from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 __all__ = ["UnsafeURL", "ResolutionFailed", "HostGuard", "blocked_reason", "METADATA_ADDRESSES"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (host, port) -> the addresses it resolves to, as text; the system resolver by default.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 # Cloud instance metadata endpoints (AWS, GCP, Azure, OpenStack, Alibaba,
 # Oracle). Most are link-local already; listed so the reason is explicit
@@ -96,8 +102,15 @@ def _is_ip_literal(host: str) -> bool:
 class HostGuard:
     """Resolves hosts and vets their addresses, with a short cache per host."""
 
-    def __init__(self, allow_private: bool = False, cache_ttl: float = 300.0, resolve_names: bool = True):
+    def __init__(
+        self,
+        allow_private: bool = False,
+        cache_ttl: float = 300.0,
+        resolve_names: bool = True,
+        resolver: Resolver | None = None,
+    ):
         self.allow_private = allow_private
+        self._resolver = resolver or _system_resolver
         # False when requests never reach the network (a mock transport in
         # tests): IP literals are still vetted, names are not looked up.
         self.resolve_names = resolve_names
@@ -119,14 +132,20 @@ class HostGuard:
         port = port or (443 if parts.scheme.lower() == "https" else 80)
         if not self.resolve_names and not _is_ip_literal(host):
             return
-        for ip in await self.resolve(host, port, url):
+        await self.allowed_addresses(host, port, url)
+
+    async def allowed_addresses(self, host: str, port: int, url: str = "") -> list[IPAddress]:
+        """Every address of `host`, all vetted; UnsafeURL if any one is refused."""
+        addresses = await self.resolve(host, port, url)
+        for ip in addresses:
             # Allowing private hosts (demo, tests, an intranet feed) never
             # opens the cloud metadata service: it hands out credentials.
             reason = "cloud metadata address" if _is_metadata(ip) else None
             if not self.allow_private:
                 reason = blocked_reason(ip)
             if reason:
-                raise UnsafeURL(url, f"blocked: {host} resolves to {reason} {ip}")
+                raise UnsafeURL(url or host, f"blocked: {host} resolves to {reason} {ip}")
+        return addresses
 
     async def resolve(self, host: str, port: int, url: str = "") -> list[IPAddress]:
         """Every address `host` resolves to (IP literals need no lookup)."""
@@ -139,15 +158,14 @@ class HostGuard:
         now = time.monotonic()
         if hit and now - hit[0] < self.cache_ttl:
             return hit[1]
-        loop = asyncio.get_running_loop()
         try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            found = await self._resolver(host, port)
         except (socket.gaierror, UnicodeError, OSError) as exc:
             raise ResolutionFailed(url or host, f"cannot resolve {host}: {exc}") from None
         addrs: list[IPAddress] = []
-        for info in infos:
+        for text in found:
             try:
-                ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+                ip = ipaddress.ip_address(text.split("%")[0])
             except ValueError:
                 continue
             if ip not in addrs:
@@ -156,3 +174,8 @@ class HostGuard:
             raise ResolutionFailed(url or host, f"cannot resolve {host}: no addresses")
         self._cache[key] = (now, addrs)
         return addrs
+
+
+async def _system_resolver(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]

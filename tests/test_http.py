@@ -305,6 +305,37 @@ async def test_guard_resolves_names() -> None:
     await HostGuard(allow_private=True).check("http://localhost:8080/")
 
 
+def fixed_resolver(*answers: list[str]):
+    """A DNS stand-in: each lookup gets the next answer (the last one repeats)."""
+    queue = list(answers)
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return resolve
+
+
+async def test_connections_go_to_the_address_the_guard_vetted(server: TestServer) -> None:
+    # The name exists only in the guard's resolver: the request can succeed
+    # only if the connection uses the vetted address, not a second lookup.
+    server.routes["/a"] = Route(body=b"vetted")
+    guard = HostGuard(allow_private=True, resolver=fixed_resolver(["127.0.0.1"]))
+    async with Fetcher(settings(), guard=guard) as f:
+        resp = await f.get(f"http://feeds.newsdesk.test:{server.port}/a")
+    assert resp.content == b"vetted"
+    assert server.hits("/a")[0].headers["host"] == f"feeds.newsdesk.test:{server.port}"
+
+
+async def test_dns_rebinding_is_refused_at_connect(server: TestServer) -> None:
+    # Public for the check before the request, loopback a moment later.
+    server.routes["/a"] = Route(body=b"secret")
+    guard = HostGuard(allow_private=False, cache_ttl=0, resolver=fixed_resolver(["93.184.216.34"], ["127.0.0.1"]))
+    async with Fetcher(HttpSettings(allow_private_hosts=False), guard=guard) as f:
+        with pytest.raises(BlockedAddressError, match="loopback"):
+            await f.get(f"http://rebind.newsdesk.test:{server.port}/a")
+    assert server.requests == []
+
+
 # -- robots.txt -----------------------------------------------------------
 
 
