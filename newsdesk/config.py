@@ -158,7 +158,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     http = HttpSettings(
         allow_private_hosts=_bool(env, "NEWSDESK_ALLOW_PRIVATE_HOSTS"),
-        global_concurrency=int(_number(env, "NEWSDESK_HTTP_CONCURRENCY", 48, int)),
+        global_concurrency=int(_number(env, "NEWSDESK_HTTP_CONCURRENCY", 96, int)),
         per_host_concurrency=int(_number(env, "NEWSDESK_HTTP_PER_HOST", 4, int)),
     )
     return Settings(
