@@ -16,14 +16,14 @@ and cold ones (a fresh fetcher, like the next night's run). Peak memory is
 the process's max RSS plus the Python heap peak from tracemalloc on a
 separate, untimed run.
 
-Each run also prints its CPU time per feed. Both runs are CPU-bound on this
-kind of machine, so run 1 / run 2 can be no better than (CPU per fetched and
-parsed feed) / (CPU per 304): measured ~5.5 ms / ~1.1 ms, a bound near 5x.
-Of the ~1.1 ms, httpx (httpcore and its anyio streams) takes ~0.8 ms with
-nothing of ours around it; the rest is our politeness and safety checks.
-The 10x target would need either a 304 under ~0.55 ms (not possible through
-httpx here) or parsing twice as slow, which would break the 20x target
-against the naive loop.
+Each run also prints this process's CPU time per feed (parse workers not
+counted). An all-304 run is CPU-bound on httpx: ~1.1-1.3 ms per request
+here, of which httpx alone (httpcore and its anyio streams, nothing of ours
+around it) takes ~0.8 ms, so 500 of them take 0.6-0.8 s at any concurrency.
+Run 1 takes ~2.2 s with parsing spread over two cores, so run 1 / run 2
+stays near 3x. The 10x target would need a 304 under ~0.3 ms of CPU, which
+httpx cannot do here, or a slower first run, which would break the 20x
+target against the naive loop.
 """
 from __future__ import annotations
 
@@ -35,7 +35,6 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from concurrent.futures import Executor, ProcessPoolExecutor
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 
@@ -126,10 +125,11 @@ def naive(urls: list[str]) -> tuple[float, int]:
 
 
 async def run_collector(
-    specs: list[SourceSpec], fetcher: Fetcher, validators: dict, executor: Executor | None
+    specs: list[SourceSpec], fetcher: Fetcher, validators: dict, workers: int
 ) -> tuple[float, list[SourceResult]]:
+    """One run as the collect stage does it, parsing pool start-up included."""
     start = time.perf_counter()
-    results = await collect_sources(specs, fetcher, validators, parse_executor=executor)
+    results = await collect_sources(specs, fetcher, validators, parse_workers=workers)
     return time.perf_counter() - start, results
 
 
@@ -148,39 +148,36 @@ def summarise(results: list[SourceResult]) -> str:
 async def bench(args: argparse.Namespace, urls: list[str]) -> None:
     specs = [SourceSpec(name=f"feed{i}", type="rss", url=u) for i, u in enumerate(urls)]
     settings = HttpSettings(allow_private_hosts=True)
-    executor = ProcessPoolExecutor(args.workers) if args.workers > 0 else None
-    if executor is not None:  # start the workers before timing
-        list(executor.map(abs, range(args.workers * 2)))
+    workers = args.workers
     print(
         f"collector: global_concurrency={settings.global_concurrency}, per_host_concurrency={settings.per_host_concurrency}, "
-        f"parse workers={args.workers or 'none (in-process)'}"
+        f"parse workers={workers if workers > 1 else 'none (in-process)'}"
     )
 
     n = len(specs)
     fetcher = Fetcher(settings)
     cpu = time.process_time()
-    t1, first = await run_collector(specs, fetcher, {}, executor)
+    t1, first = await run_collector(specs, fetcher, {}, workers)
     items1 = sum(len(r.items) for r in first)
     print(f"run 1 (cold):              {t1:7.2f} s  {items1} items  {items1 / t1:8.0f} items/s  "
           f"{cpu_per_feed(cpu, n)}  [{summarise(first)}]")
     validators = {r.source: (r.etag, r.last_modified) for r in first}
     cpu = time.process_time()
-    t2, second = await run_collector(specs, fetcher, validators, executor)
+    t2, second = await run_collector(specs, fetcher, validators, workers)
     print(f"run 2 (304, warm conns):   {t2:7.2f} s  {cpu_per_feed(cpu, n)}  [{summarise(second)}]")
     await fetcher.aclose()
     async with Fetcher(settings) as fresh:
         cpu = time.process_time()
-        t3, third = await run_collector(specs, fresh, validators, executor)
+        t3, third = await run_collector(specs, fresh, validators, workers)
         print(f"run 2 (304, fresh fetcher):{t3:7.2f} s  {cpu_per_feed(cpu, n)}  [{summarise(third)}]")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest finished parse worker
 
     tracemalloc.start()
     async with Fetcher(settings) as traced:
-        await collect_sources(specs, traced, {}, parse_executor=executor)
+        await collect_sources(specs, traced, {}, parse_workers=workers)
     heap_peak = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
-    if executor is not None:
-        executor.shutdown()
 
     sample = urls[: args.naive_sample]
     tn, items_n = naive(sample)
@@ -191,7 +188,10 @@ async def bench(args: argparse.Namespace, urls: list[str]) -> None:
         f"naive loop:                {tn:7.2f} s for {len(sample)} feeds ({items_n} items) -> "
         f"extrapolated {naive_total:.1f} s for {len(urls)} feeds, {naive_rate:8.0f} items/s"
     )
-    print(f"peak memory: max RSS {rss_mb:.0f} MB (this process); Python heap peak {heap_peak:.1f} MB (tracemalloc, separate run)")
+    print(
+        f"peak memory: max RSS {rss_mb:.0f} MB (this process), {worker_mb:.0f} MB (largest parse worker); "
+        f"Python heap peak {heap_peak:.1f} MB (tracemalloc, separate run)"
+    )
     print(f"RATIO collector / naive (items/s):      {items1 / t1 / naive_rate:6.1f}x  (target >= 20x)")
     print(f"RATIO run 1 / run 2 (warm connections): {t1 / t2:6.1f}x  (target >= 10x)")
     print(f"RATIO run 1 / run 2 (fresh fetcher):    {t1 / t3:6.1f}x")
@@ -204,10 +204,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--hosts", type=int, default=50, help="loopback addresses to spread the feeds over")
     parser.add_argument("--naive-sample", type=int, default=50)
-    # Measured on 2 cores: parsing in-process beat a process pool (1 worker:
-    # 9.6 s, 2 workers: 6.8 s, none: 6.5 s for run 1), since results must be
-    # pickled back and the fetching loop needs a core of its own.
-    parser.add_argument("--workers", type=int, default=0, help="parse in a process pool of N workers (0: in-process)")
+    # Measured on 2 cores with the lxml fast path, run 1: in-process 3.4 s,
+    # 1 worker 3.6 s (it becomes the bottleneck), 2 workers 2.2 s. (With
+    # feedparser for every feed, the pool used to lose: pickling dominated.)
+    parser.add_argument("--workers", type=int, default=2, help="parse in a process pool of N workers (0 or 1: in-process), as the collect stage does")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:

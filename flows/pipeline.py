@@ -50,6 +50,8 @@ NO_LLM_NOTE = (
 )
 MAX_ARTICLE_ATTEMPTS = 3
 HISTORY_DAYS = 3
+# Worker processes for CPU-bound feed parsing and page extraction (see bench/collect.py).
+PARSE_WORKERS = 2
 
 
 @dataclass
@@ -107,7 +109,7 @@ async def _collect_async(specs: list[SourceSpec], settings: Settings, validators
     from extractors.collect import collect_sources
 
     async with Fetcher(settings.http) as fetcher:
-        return await collect_sources(specs, fetcher, validators, since=since)
+        return await collect_sources(specs, fetcher, validators, since=since, parse_workers=PARSE_WORKERS)
 
 
 def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = None, force: bool = False) -> dict[str, Any]:
@@ -197,7 +199,7 @@ def extract_stage(ctx: Context, day: str, force: bool = False) -> dict[str, Any]
     ctx.reporter.start("extract", len(todo))
     fetched = asyncio.run(_fetch_pages([u for _, u in todo], settings)) if todo else []
     pages = [(content, final) for (final, content, err) in fetched if content is not None]
-    extracted = iter(extract_many(pages, workers=2))
+    extracted = iter(extract_many(pages, workers=PARSE_WORKERS))
     stats = {"articles": len(todo), "ok": 0, "fallback": 0, "failed": 0, "merged": 0}
     for (aid, url), (final, content, err) in zip(todo, fetched):
         with db.session() as s:

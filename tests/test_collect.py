@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import gzip
+import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 import types
 from datetime import datetime, timezone
 
 import pytest
 
-from extractors.collect import collect_sources, dedupe_by_url
+from extractors.collect import MIN_POOL_FEEDS, collect_sources, dedupe_by_url, feed_parse_pool
 from extractors.http import Fetcher, HttpSettings
 from extractors.models import SourceResult, SourceSpec
 from extractors.opml import write_opml
@@ -121,6 +123,43 @@ async def test_second_run_is_not_modified_and_not_parsed(server: TestServer, fet
     assert first.status == "ok" and len(first.items) == 2
     assert second.status == "not_modified" and second.items == [] and second.etag == '"v7"'
     assert server.hits("/a")[-1].headers.get("if-none-match") == '"v7"'
+
+
+async def test_parsing_in_worker_processes_gives_the_same_results(server: TestServer, fetcher: Fetcher) -> None:
+    # Enough feeds for the collect stage's parsing pool, with the answers that
+    # take other paths: feedparser for broken XML, discovery for an HTML page,
+    # a clear error for a page without a feed, and 304s that start no worker.
+    server.routes["/site"] = Route(body=b'<html><head><link rel="alternate" type="application/rss+xml" href="/f/0"></head></html>')
+    server.routes["/nofeed"] = Route(body=b"<!doctype html><html><body>hello</body></html>")
+    server.routes["/broken"] = Route(body=FEED_A.replace(b"</channel>", b""))
+    specs = [SourceSpec("site", "rss", server.url("/site")), SourceSpec("nofeed", "rss", server.url("/nofeed")),
+             SourceSpec("broken", "rss", server.url("/broken"))]
+    for i in range(MIN_POOL_FEEDS):
+        server.routes[f"/f/{i}"] = conditional(rss((f"g{i}", f"https://news.example.com/{i}?utm_source=x", None)), f'"e{i}"')
+        specs.append(SourceSpec(f"f{i}", "rss", server.url(f"/f/{i}")))
+
+    def outcome(results: list[SourceResult]) -> list[tuple]:
+        return [(r.source, r.status, r.error, r.warnings, [(i.guid, i.url, i.title, i.text) for i in r.items]) for r in results]
+
+    in_process = await collect_sources(specs, fetcher)
+    pooled = await collect_sources(specs, fetcher, parse_workers=2)
+    assert outcome(pooled) == outcome(in_process)
+    by_name = {r.source: r for r in pooled}
+    assert by_name["site"].status == "ok" and "advertises" in by_name["site"].warnings[0]
+    assert by_name["nofeed"].status == "error" and "HTML page" in (by_name["nofeed"].error or "")
+    assert by_name["broken"].status == "ok" and len(by_name["broken"].items) == 2
+    validators = {r.source: (r.etag, r.last_modified) for r in pooled}
+    again = await collect_sources(specs, fetcher, validators, parse_workers=2)
+    assert sum(r.status == "not_modified" for r in again) == MIN_POOL_FEEDS + 1  # + the discovered feed
+
+
+def test_parsing_pool_only_for_enough_feeds() -> None:
+    with feed_parse_pool(MIN_POOL_FEEDS, workers=2) as pool:
+        assert isinstance(pool, ProcessPoolExecutor)
+        assert pool.submit(os.getpid).result() != os.getpid()
+    for feeds, workers in ((MIN_POOL_FEEDS - 1, 2), (MIN_POOL_FEEDS, 1)):
+        with feed_parse_pool(feeds, workers) as pool:
+            assert pool is None
 
 
 async def test_since_drops_older_entries(server: TestServer, fetcher: Fetcher) -> None:
