@@ -64,8 +64,8 @@ class HttpSettings:
     every pooled connection on each request, so a single 128-connection pool
     cost ~3 ms CPU per request; per-host pools (extractors.pools) cost ~1 ms,
     which is httpx's own floor. 500 conditional GETs over 50 hosts at 100 ms
-    latency: 96 in flight took 0.95 s warm / 1.24 s on fresh connections,
-    against 1.2 s / 1.47 s at 48; 128 and 200 did no better (CPU-bound).
+    latency: 96 in flight took 0.65 s warm / 0.85 s on fresh connections,
+    against 1.17 s / 1.37 s at 48; 128 and 200 did no better (CPU-bound).
     `total_timeout` bounds one attempt of one hop once it has its slot.
     """
 
