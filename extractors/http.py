@@ -369,10 +369,8 @@ class Fetcher:
     async def _vet(self, url: str) -> None:
         try:
             await self.guard.check(url)
-        except ResolutionFailed as exc:
-            raise ConnectionFailedError(url, exc.reason) from None
         except UnsafeURL as exc:
-            raise BlockedAddressError(url, exc.reason) from None
+            raise _fetch_error(url, exc) from None
 
     async def _check_robots(self, url: str) -> None:
         if self._robots is None:
@@ -422,16 +420,10 @@ class Fetcher:
         try:
             request = self.client.build_request("GET", url, headers=headers)
             resp = await self.client.send(request, stream=True, follow_redirects=False)
-        except httpx2.TimeoutException as exc:
-            raise FetchTimeoutError(url, f"{_timeout_kind(exc)} timed out") from None
-        except (httpx2.TransportError, OSError) as exc:
-            raise ConnectionFailedError(url, _describe(exc)) from None
+        except (httpx2.TransportError, OSError, UnsafeURL) as exc:  # UnsafeURL: the guarded backend, at connect
+            raise _fetch_error(url, exc) from None
         except httpx2.InvalidURL as exc:
             raise FetchError(url, f"invalid URL: {exc}") from None
-        except ResolutionFailed as exc:  # raised at connect time by the guarded backend
-            raise ConnectionFailedError(url, exc.reason) from None
-        except UnsafeURL as exc:
-            raise BlockedAddressError(url, exc.reason) from None
         try:
             hdrs = {k.lower(): v for k, v in resp.headers.items()}
             status = resp.status_code
@@ -490,10 +482,8 @@ class Fetcher:
             if size > limit:
                 raise TooLargeError(url, f"body exceeds {limit} bytes after decompression")
             chunks.append(tail)
-        except httpx2.TimeoutException as exc:
-            raise FetchTimeoutError(url, f"{_timeout_kind(exc)} timed out") from None
         except (httpx2.TransportError, OSError) as exc:
-            raise ConnectionFailedError(url, _describe(exc)) from None
+            raise _fetch_error(url, exc) from None
         except zlib.error as exc:
             raise FetchError(url, f"corrupt compressed body: {exc}") from None
         return b"".join(chunks)
@@ -524,6 +514,17 @@ def _host_key(url: str) -> str:
         return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
     except ValueError:
         return url
+
+
+def _fetch_error(url: str, exc: BaseException) -> FetchError:
+    """The FetchError an editor sees for a refused address or a failed send or read."""
+    if isinstance(exc, httpx2.TimeoutException):
+        return FetchTimeoutError(url, f"{_timeout_kind(exc)} timed out")
+    if isinstance(exc, ResolutionFailed):  # the name did not resolve: a connection problem
+        return ConnectionFailedError(url, exc.reason)
+    if isinstance(exc, UnsafeURL):
+        return BlockedAddressError(url, exc.reason)
+    return ConnectionFailedError(url, _describe(exc))
 
 
 def _timeout_kind(exc: Exception) -> str:
