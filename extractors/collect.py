@@ -13,7 +13,7 @@ import importlib
 import logging
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Mapping
 
@@ -215,8 +215,8 @@ async def collect_sources(
             expanded.append(spec)
 
     feeds = sum(1 for e in expanded if isinstance(e, SourceSpec) and e.type in FEED_TYPES)
-    with feed_parse_pool(feeds if parse_executor is None else 0, parse_workers) as pool:
-        executor = parse_executor or pool
+    pool = nullcontext(parse_executor) if parse_executor is not None else feed_parse_pool(feeds, parse_workers)
+    with pool as executor:
 
         async def run(entry: SourceSpec | SourceResult) -> SourceResult:
             if isinstance(entry, SourceResult):
