@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
@@ -24,30 +24,21 @@ from flows.progress import Reporter, quiet
 from newsdesk.config import Settings
 from newsdesk.sources import load_sources, spec_to_dict
 from storage.db import Database
-from storage.models import Article, Draft, Item, ItemLink, Source, Story, StoryItem
+from storage.models import Article, Item, ItemLink, Source, Story, StoryItem
 from summarizer.unionfind import UnionFind
 from storage.writes import (
     ItemWrite,
     StoryWrite,
-    draft_snapshot,
-    get_setting,
     link_items_to_articles,
-    put_setting,
-    record_llm_calls,
     record_source_health,
     replace_day_stories,
     save_extraction,
-    save_machine_draft,
     upsert_items,
     upsert_sources,
 )
 
 log = logging.getLogger("newsdesk")
 
-NO_LLM_NOTE = (
-    "No LLM configured (set OPENAI_API_KEY and/or OPENAI_BASE_URL): summaries are extractive, "
-    "chosen from the sources and cited; every view is left for the editor to write."
-)
 MAX_ARTICLE_ATTEMPTS = 3
 HISTORY_DAYS = 3
 # Worker processes for CPU-bound feed parsing and page extraction (see bench/collect.py).
@@ -402,111 +393,7 @@ def _published_story_ids(session) -> set[int]:
 # ---------------------------------------------------------------- draft
 
 
-def _story_input(session, story: Story):
-    from storage.desk import source_refs
-    from summarizer.models import PreviousStory, SourceDoc, StoryInput
-
-    refs = source_refs(story)
-    previous = None
-    if story.previous_story_id:
-        prev = session.get(Story, story.previous_story_id)
-        if prev is not None:
-            d = prev.draft
-            summary = " ".join(s.get("text", "") for s in (d.summary if d else []) or [])
-            previous = PreviousStory(day=prev.day, headline=(d.headline if d and d.headline else prev.title), summary=summary)
-    docs = [SourceDoc(id=r.id, title=r.title, outlet=r.outlet, url=r.url, text=r.text, published_at=r.published_at, kind=r.kind) for r in refs]
-    return StoryInput(story_id=story.id, day=story.day, sources=docs, previous=previous)
-
-
-def draft_stage(
-    ctx: Context,
-    day: str,
-    style: str,
-    max_stories: int,
-    force: bool = False,
-    story_ids: Sequence[int] | None = None,
-    instruction: str | None = None,
-    actor: str | None = None,
-) -> dict[str, Any]:
-    """Draft the day's top stories (LLM, or extractive without one); unchanged inputs cost nothing.
-
-    `force` ignores the cache but never an editor's work (edited, approved or rejected drafts).
-    `story_ids` is an explicit request for those stories (`regenerate_story`, `run --story`): they
-    are redrafted whatever their state, and a failed redraft leaves the existing text in place.
-    """
-    from summarizer.drafting import EXTRACTIVE_MODEL, story_cache_key
-    from summarizer.prompts import PromptSet
-
-    settings, db = ctx.settings, ctx.db
-    llm_cfg = settings.llm
-    prompts = PromptSet.load(settings.prompts_dir) if llm_cfg.configured else None
-    model = llm_cfg.model if llm_cfg.configured else EXTRACTIVE_MODEL
-    if not llm_cfg.configured:
-        ctx.note(NO_LLM_NOTE)
-    with db.session() as s:
-        q = (
-            select(Story)
-            .where(Story.day == day, Story.active.is_(True))
-            .options(selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.source),
-                     selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.article),
-                     selectinload(Story.draft))
-            .order_by(Story.rank, Story.id)
-        )
-        if story_ids:
-            q = q.where(Story.id.in_(list(story_ids)))
-        else:
-            q = q.where(Story.is_repeat.is_(False)).limit(max_stories)
-        stories = list(s.scalars(q))
-        todo, cached, kept = [], 0, 0
-        for st in stories:
-            d = st.draft
-            if d is not None and not story_ids and (d.edited or d.status in ("approved", "rejected")):
-                kept += 1
-                continue
-            story_input = _story_input(s, st)
-            if instruction:
-                story_input.instruction = instruction
-            key = story_cache_key(story_input, model=model, style=style, prompts=prompts)
-            if d is not None and not force and not story_ids and d.input_hash == key and d.style == style:
-                cached += 1
-                continue
-            todo.append(story_input)
-    ctx.reporter.start("draft", len(todo))
-    results = asyncio.run(_draft_async(ctx, todo, style, prompts)) if todo else []
-    stats = {"stories": len(stories), "drafted": 0, "cached": cached, "kept_editor_work": kept, "needs_human": 0,
-             "calls": 0, "tokens": 0, "cost_usd": 0.0, "failed_redrafts": []}
-    with db.session() as s:
-        for story, res in zip(todo, results):
-            record_llm_calls(s, day, story.story_id, [c.model_dump() for c in res.calls])
-            stats["calls"] += len(res.calls)
-            stats["tokens"] += sum(c.input_tokens + c.output_tokens for c in res.calls)
-            stats["cost_usd"] += sum(c.cost_usd for c in res.calls)
-            existing = s.scalars(select(Draft).where(Draft.story_id == story.story_id)).one_or_none()
-            if story_ids and res.draft is None and existing is not None and existing.headline:
-                # An asked-for redraft that failed must not blank the text the editor has.
-                stats["failed_redrafts"].append({"story_id": story.story_id, "error": res.error})
-                ctx.note(f"Story #{story.story_id} was not redrafted ({res.error}); its draft is unchanged.")
-                continue
-            fields: dict[str, Any] = {"violations": [v.model_dump() for v in res.violations],
-                                      "unsupported": [u.model_dump() for u in res.unsupported], "error": res.error}
-            if res.draft is not None:
-                fields.update(headline=res.draft.headline, summary=[x.model_dump() for x in res.draft.summary],
-                              view=res.draft.view, tags=list(res.draft.tags), section=res.draft.section)
-            # A failure without any draft is retried by the next run; a flagged draft is not redone for nothing.
-            input_hash = res.input_hash if res.draft is not None else ""
-            before = _draft_state(s, story.story_id) if actor else None
-            saved = save_machine_draft(s, story.story_id, style=style, status=res.status, fields=fields, model=res.model or model,
-                               prompt_version=res.prompt_version, input_hash=input_hash, force=bool(story_ids),
-                               action="regenerated" if story_ids else "drafted", author=actor)
-            if actor:  # an editor asked for this draft: the audit log says who, and before/after
-                from storage.desk import audit
-
-                after = draft_snapshot(saved) | {"version": saved.version, "instruction": instruction}
-                audit(s, actor, "regenerated", "draft", story.story_id, before, after)
-            stats["drafted"] += res.status != "needs_human"
-            stats["needs_human"] += res.status == "needs_human"
-    ctx.reporter.done("draft")
-    return stats
+from flows.draft_stage import NO_LLM_NOTE, draft_stage, story_input as _story_input  # noqa: E402,F401
 
 
 def regenerate_story(ctx: Context, story_id: int, *, instruction: str | None = None, actor: str | None = None,
@@ -529,51 +416,6 @@ def regenerate_story(ctx: Context, story_id: int, *, instruction: str | None = N
         raise InvalidAction(f"redrafting story #{story_id} failed: {stats['failed_redrafts'][0]['error']}; "
                             "the draft is unchanged")
     return stats
-
-
-def _draft_state(session, story_id: int) -> dict[str, Any]:
-    draft = session.scalars(select(Draft).where(Draft.story_id == story_id)).one_or_none()
-    return (draft_snapshot(draft) | {"version": draft.version}) if draft is not None else {}
-
-
-async def _draft_async(ctx: Context, todo, style: str, prompts):
-    """One HTTP client for the LLM (the fetcher's factory), remembered endpoint modes, one budget."""
-    from summarizer.budget import Budget
-    from summarizer.drafting import DraftSettings, draft_stories
-
-    settings = ctx.settings
-    cfg = settings.llm
-    llm = None
-    client = None
-    if cfg.configured:
-        from extractors.http import build_async_client
-        from summarizer.llm import DEFAULT_PRICES, LLMClient, LLMSettings
-
-        client = build_async_client(replace(settings.http, read_timeout=cfg.timeout, total_timeout=cfg.timeout))
-        llm = LLMClient(
-            LLMSettings(model=cfg.model, api_key=cfg.api_key or "not-needed", base_url=cfg.base_url,
-                        timeout=cfg.timeout, max_retries=cfg.max_retries, concurrency=cfg.concurrency,
-                        prices={**DEFAULT_PRICES, **dict(cfg.prices or {})}),
-            http_client=client,
-        )
-        with ctx.db.session() as s:
-            remembered = get_setting(s, "llm_modes") or {}
-        llm.modes.update(remembered)
-    budget = Budget(max_tokens=cfg.max_tokens_per_night, max_usd=cfg.max_usd_per_night)
-    draft_settings = DraftSettings(concurrency=cfg.concurrency, input_token_budget=cfg.input_token_budget)
-
-    try:
-        results = await draft_stories(todo, llm=llm, style=style, prompts=prompts, settings=draft_settings,
-                                      budget=budget, on_done=lambda _r: ctx.reporter.advance("draft"))
-    finally:
-        if llm is not None:
-            with ctx.db.session() as s:
-                put_setting(s, "llm_modes", dict(llm.modes))
-        if client is not None:
-            await client.aclose()
-    if budget.is_reached:
-        ctx.note(f"Nightly LLM budget reached ({budget.describe()}): the remaining stories are queued undrafted, in rank order.")
-    return results
 
 
 # ---------------------------------------------------------------- queue

@@ -55,13 +55,15 @@ class LLMConfig:
     api_key: str | None
     base_url: str | None
     model: str
-    concurrency: int = 4
+    concurrency: int = 10  # a server the probe finds serial gets 1
     max_tokens_per_night: int | None = None
     max_usd_per_night: float | None = None
     input_token_budget: int = 6000
     timeout: float = 60.0
     max_retries: int = 2
     prices: dict[str, tuple[float, float, float]] | None = None  # USD per million tokens: input, output, cached
+    context_tokens: int | None = None  # the model's context window, when /v1/models does not tell it
+    mode: str | None = None  # force a structured-output mode instead of the probed one
 
     @property
     def configured(self) -> bool:
@@ -121,6 +123,17 @@ def _prices(raw: str | None) -> dict[str, tuple[float, float, float]] | None:
     return table
 
 
+LLM_MODES = ("json_schema", "json_object_schema", "json_object", "text")  # as summarizer.llm.MODES
+
+
+def _llm_mode(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if raw not in LLM_MODES:
+        raise ConfigError(f"NEWSDESK_LLM_MODE must be one of {', '.join(LLM_MODES)}, not {raw!r}")
+    return raw
+
+
 def parse_day(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -149,12 +162,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_key=env.get("OPENAI_API_KEY") or None,
         base_url=env.get("OPENAI_BASE_URL") or None,
         model=env.get("NEWSDESK_MODEL") or "gpt-4.1-mini",
-        concurrency=int(_number(env, "NEWSDESK_LLM_CONCURRENCY", 4, int)),
+        concurrency=int(_number(env, "NEWSDESK_LLM_CONCURRENCY", 10, int)),
         max_tokens_per_night=_number(env, "NEWSDESK_BUDGET_TOKENS", None, int),
         max_usd_per_night=_number(env, "NEWSDESK_BUDGET_USD", None, float),
         input_token_budget=int(_number(env, "NEWSDESK_INPUT_TOKENS_PER_STORY", 6000, int)),
         timeout=float(_number(env, "NEWSDESK_LLM_TIMEOUT", 60.0)),
         prices=_prices(env.get("NEWSDESK_PRICES")),
+        context_tokens=_number(env, "NEWSDESK_CONTEXT_TOKENS", None, int),
+        mode=_llm_mode(env.get("NEWSDESK_LLM_MODE")),
     )
     http = HttpSettings(
         allow_private_hosts=_bool(env, "NEWSDESK_ALLOW_PRIVATE_HOSTS"),

@@ -194,6 +194,14 @@ class Draft(Base):
     violations: Mapped[list] = mapped_column(JSON, default=list)
     unsupported: Mapped[list] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    # Why the last machine attempt failed: transient (timeout, 5xx, 429: retried by the next run, within
+    # a bound), permanent (the same request would fail again: not re-asked until its cause can change)
+    # or budget (the night's cap: retried when there is budget).
+    failure_kind: Mapped[str | None] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed LLM attempts on the current input
+    llm_mode: Mapped[str | None] = mapped_column(String(30))  # structured-output mode of the last LLM attempt
+    omitted_sources: Mapped[list] = mapped_column(JSON, default=list)  # [{"id", "outlet", "title", "reason"}]
+    override: Mapped[dict | None] = mapped_column(JSON)  # approved despite open flags: {"by", "reason", "at", "flags"}
     edited: Mapped[bool] = mapped_column(Boolean, default=False)  # an editor touched it: reruns keep it
     editor: Mapped[str | None] = mapped_column(String(200))
     reject_reason: Mapped[str | None] = mapped_column(Text)
@@ -284,6 +292,7 @@ class LLMCall(Base):
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(10), default="ok")
     error: Mapped[str | None] = mapped_column(Text)
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)  # tokens counted by us: the server reported none
     request_text: Mapped[str] = mapped_column(Text, default="")
     response_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

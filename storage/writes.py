@@ -305,11 +305,14 @@ def save_machine_draft(
     action: str = "drafted",
     force: bool = False,
     author: str | None = None,
+    machine: Mapping[str, Any] | None = None,
 ) -> Draft:
     """Store a machine draft unless an editor already owns the story.
 
     An edited, approved or rejected draft is never overwritten by a rerun
     (only by `force`, which still keeps every earlier version in history).
+    `machine` carries the drafting bookkeeping (failure_kind, attempts, llm_mode,
+    omitted_sources); absent keys are reset.
     """
     now = utcnow()
     d = session.scalars(select(Draft).where(Draft.story_id == story_id)).one_or_none()
@@ -321,7 +324,10 @@ def save_machine_draft(
     d.style, d.status, d.model, d.prompt_version, d.input_hash = style, status, model, prompt_version, input_hash
     for key in ("headline", "summary", "view", "tags", "section", "violations", "unsupported", "error"):
         setattr(d, key, fields.get(key, [] if key in ("summary", "tags", "violations", "unsupported") else None if key in ("section", "error") else ""))
-    d.edited, d.editor, d.reject_reason, d.decided_at = False, None, None, None
+    machine = machine or {}
+    d.failure_kind, d.attempts = machine.get("failure_kind"), int(machine.get("attempts") or 0)
+    d.llm_mode, d.omitted_sources = machine.get("llm_mode"), list(machine.get("omitted_sources") or [])
+    d.edited, d.editor, d.reject_reason, d.decided_at, d.override = False, None, None, None, None
     d.version = (d.version or 0) + 1
     d.updated_at = now
     session.flush()

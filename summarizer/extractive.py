@@ -45,8 +45,8 @@ _TOKEN = re.compile(r"[a-z0-9][a-z0-9'-]*")
 
 
 def placeholder_view(style: str) -> str:
-    """The view stand-in for a style: its opener followed by `VIEW_PLACEHOLDER`."""
-    return f"{style_rules(style).view_opener} {VIEW_PLACEHOLDER}"
+    """The view stand-in (the renderer adds the style's label in front of it)."""
+    return VIEW_PLACEHOLDER
 
 
 def split_sentences(text: str) -> list[str]:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable
 
-from summarizer.lint import DATA_DIR, VIEW_PLACEHOLDER, strip_view_opener
-from summarizer.models import SourceDoc, StoryDraft, UnsupportedClaim
+from summarizer.lint import DATA_DIR, VIEW_PLACEHOLDER, strip_view_opener, tag_entry
+from summarizer.models import HEADLINE, TAGS, VIEW, SourceDoc, StoryDraft, UnsupportedClaim
 
 # --- vocabulary -------------------------------------------------------------------------------
 
@@ -529,9 +529,9 @@ def _hint(claim: Claim, facts: list[SourceFacts]) -> str:
 
 
 def _check_text(text: str, index: int, cited: list[SourceFacts], others: list[SourceFacts],
-                scope: str) -> list[UnsupportedClaim]:
+                scope: str, claims: list[Claim] | None = None) -> list[UnsupportedClaim]:
     out: list[UnsupportedClaim] = []
-    for claim in extract_claims(text):
+    for claim in extract_claims(text) if claims is None else claims:
         if any(supported_in(claim, f) for f in cited):
             continue
         elsewhere = [f.id for f in others if supported_in(claim, f)]
@@ -545,6 +545,68 @@ def _check_text(text: str, index: int, cited: list[SourceFacts], others: list[So
     return out
 
 
+_INFLECTION = re.compile(r"(?:'s|ies|es|s|ed|ing)$")
+
+
+def _word_in(word: str, facts: list[SourceFacts]) -> bool:
+    """A headline word found in a source, allowing for Title Case and simple inflection."""
+    w = _fold(word)
+    stem = _INFLECTION.sub("", w)
+    pattern = re.compile(r"(?<![a-z0-9])" + re.escape(stem if len(stem) > 2 else w))
+    return any(pattern.search(f.folded) for f in facts)
+
+
+def _title_case(headline: str) -> bool:
+    """Most longer words capitalised: "Meridian Cuts Prices Again", where capitals say nothing."""
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", headline) if len(w) >= 4]
+    return bool(words) and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
+def _known_entity(word: str) -> bool:
+    entry = tag_entry(word)
+    return entry is not None and entry.kind != "topic"
+
+
+def headline_claims(headline: str, facts: list[SourceFacts]) -> list[Claim]:
+    """The headline's checkable facts. A name counts as supported when each of its uncommon words
+    occurs in the sources. In a Title Case headline every word is capitalised, so there a name is
+    only flagged when it cannot be ordinary words: a known company or product, a word with inner
+    capitals or digits, or two or more words none of which the sources use."""
+    common = common_words()
+    title_case = _title_case(headline)
+    out = []
+    for claim in extract_claims(headline):
+        if claim.kind == "name":
+            words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9'&-]*", claim.text) if w.lower() not in common]
+            missing = [w for w in words if not _word_in(w, facts)]
+            if not missing:
+                continue
+            if title_case and not (
+                any(_known_entity(w) or any(ch.isupper() or ch.isdigit() for ch in w[1:]) for w in missing)
+                or (len(words) >= 2 and len(missing) == len(words))
+            ):
+                continue
+            claim = Claim("name", " ".join(missing), " ".join(missing))  # the words no source has
+        out.append(claim)
+    return out
+
+
+def _check_tags(tags: list[str], facts: list[SourceFacts]) -> list[UnsupportedClaim]:
+    """Entity tags (companies, products, unknown names) must be named in a source; topics are judgments."""
+    out = []
+    for tag in tags:
+        entry = tag_entry(tag)
+        if entry is not None and entry.kind == "topic":
+            continue
+        spellings = [tag] + (list(entry.aliases) + [entry.name] if entry is not None else [])
+        claims = [Claim("name", s, s) for s in spellings]
+        if any(supported_in(c, f) for c in claims for f in facts):
+            continue
+        out.append(UnsupportedClaim(sentence=TAGS, claim=tag,
+                                    reason=f"tag \"{tag}\" names something no source of this story mentions"))
+    return out
+
+
 def check_grounding(
     draft: StoryDraft,
     sources: list[SourceDoc],
@@ -555,11 +617,16 @@ def check_grounding(
 
     `sources` are the documents to look facts up in; `story_source_ids` (default: their ids)
     are the ones this story may cite. Summary sentences are checked against the sources they
-    cite; the view (index -1) against all the story's sources.
+    cite; the headline, the view and the tags against all the story's sources.
     """
     allowed = set(story_source_ids) if story_source_ids is not None else {s.id for s in sources}
     facts = {s.id: source_facts(s) for s in sources if s.id in allowed}
+    everything = list(facts.values())
+    scope_all = "any source of this story"
     out: list[UnsupportedClaim] = []
+    headline = (draft.headline or "").strip()
+    if headline:
+        out += _check_text(headline, HEADLINE, everything, [], scope_all, headline_claims(headline, everything))
     for i, sentence in enumerate(draft.summary):
         text = (sentence.text or "").strip()
         if not text:
@@ -583,5 +650,6 @@ def check_grounding(
         out += _check_text(text, i, cited, others, scope)
     view = strip_view_opener(draft.view or "").replace(VIEW_PLACEHOLDER, " ").strip()
     if view:
-        out += _check_text(view, -1, list(facts.values()), [], "any source of this story")
+        out += _check_text(view, VIEW, everything, [], scope_all)
+    out += _check_tags([t for t in draft.tags if t and t.strip()], everything)
     return out

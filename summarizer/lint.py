@@ -2,9 +2,10 @@
 
 Conventions shared with the renderer and the drafters:
 
-- `StoryDraft.view` holds the whole view *including* the style's opener
-  ("Awesome AI View: ..." or "Why it matters: ..."). The renderer strips any known
-  opener and puts the target style's own in front, so one draft renders in both styles.
+- `StoryDraft.view` holds the view's text only; the renderer puts the style's label
+  ("Awesome AI View:" or "Why it matters:") in front, so editors never type it and one
+  draft renders in both styles. Older drafts that kept a label still render: any known
+  opener is stripped first.
 - Summary paragraphs end at sentences whose `paragraph_break` is true.
 - A view containing `VIEW_PLACEHOLDER` is the extractive drafter's stand-in; it yields a
   single `view.placeholder` violation instead of length/opener noise.
@@ -275,16 +276,15 @@ def _check_summary(draft: StoryDraft, rules: StyleRules) -> list[Violation]:
 
 
 def _check_view(draft: StoryDraft, rules: StyleRules) -> list[Violation]:
+    """The view is checked without its label: the renderer prints the style's opener, editors never type it."""
     view = (draft.view or "").strip()
-    if not view:
-        return [_v("view.missing", f"The story has no view; it should begin \"{rules.view_opener}\".")]
     if is_placeholder_view(view):
         return [_v("view.placeholder", "The view is still the placeholder; an editor has to write it.")]
-    out: list[Violation] = []
-    if not view.startswith(rules.view_opener):
-        out.append(_v("view.opener", f"The view must begin exactly with \"{rules.view_opener}\"."))
-    out += _range_check("view.length", "The view", word_count(strip_view_opener(view)), rules.view_words)
-    if has_markup(view):
+    body = strip_view_opener(view)
+    if not body:
+        return [_v("view.missing", f"The story has no view (printed after \"{rules.view_opener}\").")]
+    out = _range_check("view.length", "The view", word_count(body), rules.view_words)
+    if has_markup(body):
         out.append(_v("view.markup", "The view contains Markdown or HTML; write plain text."))
     return out
 

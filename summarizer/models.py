@@ -65,9 +65,29 @@ class Violation(BaseModel):
     message: str
 
 
+# Where a claim sits when it is not in a summary sentence (summary sentences use their index).
+VIEW, HEADLINE, TAGS = -1, -2, -3
+FIELD_OF_INDEX = {VIEW: "view", HEADLINE: "headline", TAGS: "tags"}
+
+
 class UnsupportedClaim(BaseModel):
-    sentence: int  # index into summary, or -1 for the view
+    """A fact the sources do not back, and where it is: a summary sentence (index) or another field."""
+
+    sentence: int  # index into summary, or VIEW / HEADLINE / TAGS
     claim: str
+    reason: str
+
+    @property
+    def field(self) -> str:
+        return FIELD_OF_INDEX.get(self.sentence, "summary")
+
+
+class OmittedSource(BaseModel):
+    """A source of the story that was not shown to the model, and why (the desk shows these)."""
+
+    id: str
+    outlet: str = ""
+    title: str = ""
     reason: str
 
 
@@ -84,7 +104,8 @@ class CallRecord(BaseModel):
     latency_ms: int = 0
     status: Literal["ok", "error"] = "ok"
     error: str | None = None
-    mode: str | None = None  # json_schema | json_object | text
+    mode: str | None = None  # see summarizer.capabilities.MODES
+    estimated: bool = False  # the server reported no usage: tokens are our count of what was sent
     request_text: str = ""
     response_text: str = ""
 
@@ -102,4 +123,7 @@ class DraftResult(BaseModel):
     violations: list[Violation] = Field(default_factory=list)
     unsupported: list[UnsupportedClaim] = Field(default_factory=list)
     error: str | None = None
+    failure_kind: Literal["transient", "permanent", "budget"] | None = None  # why the LLM draft failed
+    mode: str | None = None  # structured-output mode of the LLM attempt
+    omitted_sources: list[OmittedSource] = Field(default_factory=list)
     calls: list[CallRecord] = Field(default_factory=list)

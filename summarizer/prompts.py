@@ -141,9 +141,10 @@ def _attr(value: str) -> str:
     return html.escape(" ".join(value.split()), quote=True)
 
 
-def format_source(source_id: str, text: str, *, title: str = "", outlet: str = "", url: str | None = None,
+def format_source(number: int | str, text: str, *, title: str = "", outlet: str = "", url: str | None = None,
                   published: str | None = None) -> str:
-    attrs = [f'id="{_attr(source_id)}"']
+    """One delimited source block, numbered: models cite `n`, never our ids (which they garble)."""
+    attrs = [f'n="{_attr(str(number))}"']
     if outlet:
         attrs.append(f'outlet="{_attr(outlet)}"')
     if published:

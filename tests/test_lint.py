@@ -106,11 +106,6 @@ FAILING = [
         "Cloudflare announced layoffs of approximately 1,100 employees in its Q1 2026 earnings report.",
         "Quarterly revenue reached $639.8 million, up 34% year over year.", cite=False)}, "summary.citation"),
     ("no view", "awesome-ai-daily", {"view": ""}, "view.missing"),
-    ("view without opener", "awesome-ai-daily", {"view": "Cloudflare's case is the latest evidence for AI displacement: a company cutting a "
-                                                  "fifth of its workforce while revenue hits a record, which boards will notice and copy."},
-     "view.opener"),
-    ("digest view with the other opener", "ai-news-digest",
-     {"view": "Awesome AI View: This was an unusually direct admission that training can weaken a safety signal."}, "view.opener"),
     ("view too short", "awesome-ai-daily", {"view": "Awesome AI View: Big news."}, "view.length"),
     ("banned phrase", "awesome-ai-daily", {"view": "Awesome AI View: This is a game-changer for the labor market, and the efficiency dividend "
                                                    "goes straight to margins rather than to employees across the industry."},
@@ -133,6 +128,17 @@ def test_failing_drafts_name_the_rule(name, style, changes, rule):
     violations = lint(base(**changes), style)
     assert rule in rules_of(violations), violations
     assert all(v.message for v in violations)
+
+
+@pytest.mark.parametrize("style,view", [
+    ("awesome-ai-daily", "Cloudflare's case is the latest evidence for AI displacement: a company cutting a "
+                         "fifth of its workforce while revenue hits a record, which boards will notice and copy."),
+    ("ai-news-digest", "Awesome AI View: This was an unusually direct admission that training can weaken a safety signal."),
+])
+def test_the_view_is_checked_without_its_label(style, view):
+    """Editors write only the view; the renderer prints the style's label (and replaces another style's)."""
+    base = awesome_draft if style == "awesome-ai-daily" else digest_draft
+    assert not [v for v in lint(base(view=view), style) if v.rule.startswith("view")]
 
 
 def test_placeholder_view_is_the_only_view_finding():

@@ -20,12 +20,14 @@ from summarizer.llm import (
     price_for,
     strict_json_schema,
 )
+from summarizer.capabilities import Capabilities, probe
+from summarizer.drafting import DraftReply
 from summarizer.models import CallRecord, StoryDraft
 from fakes import FakeOpenAI, Reply  # tests/ is on sys.path under pytest
 
 PROMPT = [
     {"role": "system", "content": "You write drafts. Reply with JSON."},
-    {"role": "user", "content": 'Story.\n<sources>\n<source id="s1" outlet="Wire">\nTitle: Acme ships a model\n'
+    {"role": "user", "content": 'Story.\n<sources>\n<source n="1" outlet="Wire">\nTitle: Acme ships a model\n'
      "Acme released a new open model with 7 billion parameters on Monday. It beats last year's model.\n"
      "</source>\n</sources>"},
 ]
@@ -45,8 +47,8 @@ def settings_for(server: FakeOpenAI, **overrides) -> LLMSettings:
     return LLMSettings(**values)
 
 
-async def generate(llm: LLMClient, records: list[CallRecord] | None = None, **kw) -> StoryDraft:
-    return await llm.generate(PROMPT, StoryDraft, prompt_version="test.v1", records=records, **kw)
+async def generate(llm: LLMClient, records: list[CallRecord] | None = None, **kw) -> DraftReply:
+    return await llm.generate(PROMPT, DraftReply, prompt_version="test.v1", records=records, **kw)
 
 
 async def test_schema_valid_json_is_parsed_and_recorded():
@@ -54,7 +56,7 @@ async def test_schema_valid_json_is_parsed_and_recorded():
         records: list[CallRecord] = []
         async with LLMClient(settings_for(fake)) as llm:
             draft = await generate(llm, records)
-        assert draft.summary[0].source_ids == ["s1"]
+        assert draft.summary[0].sources == [1]
         assert draft.summary[0].text.startswith("Acme released a new open model")
         assert len(fake.chat_calls) == 1
         body = fake.chat_calls[0].body
@@ -141,41 +143,67 @@ async def test_persistent_server_errors_raise_unavailable(fake):
     assert records[0].status == "error" and "HTTP 500" in (records[0].error or "")
 
 
-async def test_timeout_raises_unavailable(fake):
-    fake.script([Reply("good", latency=1.5)])
-    async with LLMClient(settings_for(fake, timeout=0.3, max_retries=0)) as llm:
-        with pytest.raises(LLMUnavailable) as err:
-            await generate(llm)
-    assert "timed out" in err.value.reason
-
-
-async def test_json_schema_unsupported_falls_back_to_json_object_and_remembers():
+async def test_json_schema_unsupported_is_probed_and_json_object_with_schema_used_and_remembered():
     with FakeOpenAI(supports_json_schema=False) as fake:
-        modes: dict[str, str] = {}
-        async with LLMClient(settings_for(fake), modes=modes) as llm:
+        async with LLMClient(settings_for(fake)) as llm:
             records: list[CallRecord] = []
             await generate(llm, records)
-            assert [c.response_format for c in fake.chat_calls] == ["json_schema", "json_object"]
-            assert [r.status for r in records] == ["error", "ok"] and records[1].mode == "json_object"
-            # the schema travels in the prompt when the endpoint cannot enforce it
-            assert '"additionalProperties": false' in fake.chat_calls[1].text("system")
-            await generate(llm)
-        assert [c.response_format for c in fake.chat_calls] == ["json_schema", "json_object", "json_object"]
-        assert list(modes.values()) == ["json_object"]
-        # a restored `modes` dict means a new client never probes again
-        async with LLMClient(settings_for(fake), modes=dict(modes)) as llm2:
+            caps = llm.capabilities
+            assert caps is not None and caps.mode == "json_object_schema" and llm.changed
+            assert "json_schema not supported: HTTP 400" in caps.modes["json_schema"]
+            assert [c.mode for c in fake.probe_calls][:2] == ["json_schema", "json_object_schema"]
+            assert [c.mode for c in fake.chat_calls] == ["json_object_schema"]
+            assert [r.status for r in records] == ["ok"] and records[0].mode == "json_object_schema"
+            assert all(r.purpose == "probe" for r in llm.probe_records)
+            # the schema travels inside json_object and in the prompt
+            assert fake.chat_calls[0].body["response_format"]["schema"]["additionalProperties"] is False
+            assert '"additionalProperties": false' in fake.chat_calls[0].text("system")
+        probes = len(fake.probe_calls)
+        # remembered capabilities mean a new client never probes again
+        async with LLMClient(settings_for(fake), capabilities=Capabilities.from_dict(caps.to_dict())) as llm2:
             await generate(llm2)
-        assert fake.chat_calls[-1].response_format == "json_object"
-        assert sum(c.response_format == "json_schema" for c in fake.chat_calls) == 1
+            assert not llm2.changed
+        assert len(fake.probe_calls) == probes and fake.chat_calls[-1].mode == "json_object_schema"
 
 
 async def test_falls_back_to_plain_text_when_no_json_mode_is_supported():
     with FakeOpenAI(supports_json_schema=False, supports_json_object=False) as fake:
         async with LLMClient(settings_for(fake)) as llm:
             draft = await generate(llm)
-            assert llm.modes[llm.endpoint_key] == "text"
-        assert [c.response_format for c in fake.chat_calls] == ["json_schema", "json_object", None]
-        assert draft.summary[0].source_ids == ["s1"]
+            assert llm.mode == "text"
+        assert [c.mode for c in fake.probe_calls][:4] == ["json_schema", "json_object_schema", "json_object", "text"]
+        assert [c.mode for c in fake.chat_calls] == ["text"]
+        assert draft.summary[0].sources == [1]
+
+
+async def test_a_500_that_names_the_format_downgrades_mid_night_and_a_bare_500_does_not(fake):
+    """llama.cpp answers json_schema with HTTP 500: the message, not the status, shows the mode is unsupported."""
+    remembered = Capabilities(base_url=fake.base_url, model=fake.model, mode="json_schema", parallel=True)
+    fake.script(["format_500"])
+    async with LLMClient(settings_for(fake, max_retries=0), capabilities=remembered) as llm:
+        await generate(llm)
+        assert llm.mode == "json_object_schema" and llm.changed
+        assert "HTTP 500" in llm.capabilities.modes["json_schema"]
+    assert [c.mode for c in fake.chat_calls] == ["json_schema", "json_object_schema"]
+    assert fake.probe_calls and "json_schema" not in [c.mode for c in fake.probe_calls]  # not probed again
+
+    fake.reset()
+    remembered = Capabilities(base_url=fake.base_url, model=fake.model, mode="json_schema", parallel=True)
+    fake.script(["server_error"])
+    async with LLMClient(settings_for(fake, max_retries=0), capabilities=remembered) as llm:
+        with pytest.raises(LLMUnavailable):
+            await generate(llm)
+        assert llm.mode == "json_schema" and not llm.changed
+
+
+async def test_replies_that_ignore_a_json_mode_twice_move_to_the_next_mode(fake):
+    remembered = Capabilities(base_url=fake.base_url, model=fake.model, mode="json_schema", parallel=True)
+    fake.script([Reply("good", content="Sure, here is a lovely summary of the story."),
+                 Reply("good", content="Acme did a thing. Another sentence without JSON.")])
+    async with LLMClient(settings_for(fake), capabilities=remembered) as llm:
+        draft = await generate(llm)
+        assert draft.summary and llm.mode == "json_object_schema"
+        assert "ignored the format" in llm.capabilities.modes["json_schema"]
 
 
 async def test_unrelated_bad_request_is_not_a_mode_fallback(fake):
@@ -183,8 +211,48 @@ async def test_unrelated_bad_request_is_not_a_mode_fallback(fake):
     async with LLMClient(settings_for(fake)) as llm:
         with pytest.raises(LLMRejected):
             await generate(llm)
-        assert llm.modes == {}
+        assert llm.mode == "json_schema"
     assert len(fake.chat_calls) == 1
+
+
+async def test_probe_measures_modes_usage_context_speed_and_parallelism():
+    with FakeOpenAI(context_length=8192, latency=0.05) as fake:
+        async with LLMClient(settings_for(fake)) as llm:
+            caps = await probe(llm, all_modes=True)
+    assert caps.mode == "json_schema" and all(caps.modes[m] == "ok" for m in caps.modes)
+    assert set(caps.modes) == {"json_schema", "json_object_schema", "json_object", "text"}
+    assert caps.usage_reported is True and caps.context_tokens == 8192
+    assert caps.prompt_tokens_per_second and caps.output_tokens_per_second
+    assert caps.parallel is True
+
+
+async def test_a_serial_server_gets_one_request_at_a_time_and_longer_timeouts():
+    with FakeOpenAI(serial=True, latency=0.15, usage=False) as fake:
+        async with LLMClient(settings_for(fake, concurrency=4, timeout=1.0)) as llm:
+            records: list[CallRecord] = []
+            await generate(llm, records)
+            assert llm.capabilities.parallel is False and llm.concurrency == 1
+            assert llm.capabilities.usage_reported is False
+            # the timeout follows the measured speed, never below the configured floor
+            assert llm.timeout_for(100, 100) >= 1.0
+            slow = Capabilities(base_url="x", model="m", prompt_tokens_per_second=30, output_tokens_per_second=5)
+            llm.capabilities = slow
+            assert llm.timeout_for(3700, 1200) > 300
+        assert fake.max_in_flight == 1
+        # no usage from the server: tokens are counted by us, and the record says so
+        assert records[0].estimated and records[0].input_tokens > 0 and records[0].output_tokens > 0
+
+
+async def test_timed_out_calls_record_the_tokens_sent(fake):
+    fake.script([Reply("good", latency=1.5)])
+    remembered = Capabilities(base_url=fake.base_url, model=fake.model, mode="json_schema", parallel=True)
+    records: list[CallRecord] = []
+    async with LLMClient(settings_for(fake, timeout=0.3, max_retries=0), capabilities=remembered) as llm:
+        with pytest.raises(LLMUnavailable) as err:
+            await generate(llm, records)
+    assert "timed out" in err.value.reason
+    assert records[0].status == "error" and records[0].estimated and records[0].input_tokens > 0
+    assert "Acme released" in records[0].request_text
 
 
 async def test_budget_too_small_makes_no_call(fake):

@@ -105,13 +105,17 @@ def test_full_night_groups_stories_and_rerun_is_free(tmp_path: Path, db_url: str
         assert listing["stories"], "no drafts queued"
         assert all(r["status"] in ("pending", "needs_human") for r in listing["stories"])
         assert any(r["outlets"] >= 3 for r in listing["stories"]), "no multi-source story"
-        assert listing["nights"][0]["calls"] == calls_first
+        # every request is recorded: the capability probe (once per endpoint) and the drafts
+        assert listing["nights"][0]["calls"] == calls_first + len(fake.probe_calls)
+        assert 0 < len(fake.probe_calls) <= 7
         assert listing["nights"][0]["tokens"] > 0
 
         before = counts(db_url)
+        probes = len(fake.probe_calls)
         cli(env, "run", "--day", SAMPLE_DAY)
         assert counts(db_url) == before, "a rerun of the same day wrote rows"
         assert len(fake.chat_calls) == calls_first, "a rerun with unchanged inputs called the LLM"
+        assert len(fake.probe_calls) == probes, "the endpoint's capabilities are remembered, not probed again"
 
 
 def test_night_without_llm_is_extractive_and_says_so_once(tmp_path: Path, db_url: str, sample_server: str) -> None:

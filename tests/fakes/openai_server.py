@@ -9,7 +9,9 @@
         assert len(fake.calls) == 2
 
 Default replies are schema-valid drafts built from the request: each summary sentence is a
-sentence copied from a <source> block and cites that block's id, so grounding passes. Like a
+sentence copied from a <source n="..."> block and cites that block's number, so grounding passes.
+Capability probes (a system message starting "newsdesk capability probe") get the answer they
+ask for and do not use up scripted replies; `chat_calls` leaves them out, `probe_calls` has them. Like a
 naive model, the fake obeys "ignore previous instructions" only when that text appears outside
 every <source> block, which makes delimiting failures visible in tests.
 """
@@ -35,6 +37,7 @@ BEHAVIOURS = (
     "foreign_citations",  # good draft that cites ids not in the request
     "rate_limit",         # 429 with Retry-After (seconds) and retry-after-ms
     "server_error",       # 500
+    "format_500",         # 500 whose message says the response_format is not supported (llama.cpp)
     "bad_request",        # 400 unrelated to response_format
 )
 
@@ -72,6 +75,16 @@ class FakeCall:
         return rf.get("type") if isinstance(rf, dict) else None
 
     @property
+    def mode(self) -> str:
+        """The structured-output mode asked for (json_object_schema: a schema inside json_object)."""
+        rf = self.body.get("response_format")
+        if not isinstance(rf, dict):
+            return "text"
+        if rf.get("type") == "json_schema":
+            return "json_schema"
+        return "json_object_schema" if "schema" in rf else "json_object"
+
+    @property
     def messages(self) -> list[dict[str, Any]]:
         return self.body.get("messages", [])
 
@@ -80,13 +93,14 @@ class FakeCall:
 
 
 _SOURCE = re.compile(r"<source\s+([^>]*)>(.*?)</source>", re.DOTALL)
-_ID = re.compile(r'\bid="([^"]*)"')
+_ID = re.compile(r'\bn="([^"]*)"')
+PROBE_MARK = "newsdesk capability probe"
 _INJECTION = re.compile(r"ignore (all )?(the )?previous instructions", re.IGNORECASE)
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“])")
 
 
 def parse_sources(prompt: str) -> list[tuple[str, str]]:
-    """(id, text) of every <source id="..."> block, unescaped the way the prompt escapes them."""
+    """(number, text) of every <source n="..."> block, unescaped the way the prompt escapes them."""
     out = []
     for attrs, body in _SOURCE.findall(prompt):
         m = _ID.search(attrs)
@@ -116,10 +130,10 @@ def good_draft(body: dict[str, Any], foreign: bool = False, tags: tuple[str, ...
     summary: list[dict[str, Any]] = []
     for sid, text in sources[:3]:
         for sentence in _sentences(text)[:2]:
-            summary.append({"text": sentence, "source_ids": ["not-a-source-id" if foreign else sid],
+            summary.append({"text": sentence, "sources": [99 if foreign else int(sid)],
                             "paragraph_break": False})
     if not summary:
-        summary = [{"text": "The sources give no details.", "source_ids": [], "paragraph_break": False}]
+        summary = [{"text": "The sources give no details.", "sources": [], "paragraph_break": False}]
     title = ""
     if sources:
         m = re.search(r"^Title: (.+)$", sources[0][1], re.MULTILINE)
@@ -128,7 +142,7 @@ def good_draft(body: dict[str, Any], foreign: bool = False, tags: tuple[str, ...
     return {
         "headline": title or "A story about AI models",
         "summary": summary,
-        "view": ("Why it matters: " if digest else "Awesome AI View: ") + DEFAULT_VIEW,
+        "view": DEFAULT_VIEW,
         "tags": list(tags),
         "section": "New models" if digest else None,
     }
@@ -138,8 +152,12 @@ class FakeOpenAI:
     """Threaded OpenAI-compatible server on 127.0.0.1 with scriptable replies and call counting."""
 
     def __init__(self, *, model: str = "fake-model", latency: float = 0.0, supports_json_schema: bool = True,
-                 supports_json_object: bool = True, cached_tokens: int = 0):
+                 supports_json_object: bool = True, cached_tokens: int = 0, serial: bool = False,
+                 usage: bool = True, context_length: int | None = None):
         self.model = model
+        self.serial = serial  # one request at a time, like a small local server
+        self.usage = usage  # False: no `usage` in replies, like some local servers
+        self.context_length = context_length  # advertised in /v1/models when set
         self.latency = latency
         self.supports_json_schema = supports_json_schema
         self.supports_json_object = supports_json_object
@@ -153,6 +171,7 @@ class FakeOpenAI:
         self._gate: int | None = None
         self._gate_skip = 0
         self._gate_timeout = 5.0
+        self._serial_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -229,7 +248,12 @@ class FakeOpenAI:
 
     @property
     def chat_calls(self) -> list[FakeCall]:
-        return [c for c in self.calls if c.path.endswith("/chat/completions")]
+        """Chat requests other than capability probes."""
+        return [c for c in self.calls if c.path.endswith("/chat/completions") and not is_probe(c.body)]
+
+    @property
+    def probe_calls(self) -> list[FakeCall]:
+        return [c for c in self.calls if c.path.endswith("/chat/completions") and is_probe(c.body)]
 
     # --- serving -------------------------------------------------------------------------
 
@@ -238,8 +262,10 @@ class FakeOpenAI:
         length = int(req.headers.get("content-length") or 0)
         raw = req.rfile.read(length) if length else b""
         if method == "GET" and path.rstrip("/") == "/v1/models":
-            self._send(req, 200, {"object": "list", "data": [
-                {"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}]})
+            entry: dict[str, Any] = {"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}
+            if self.context_length:
+                entry["context_length"] = self.context_length
+            self._send(req, 200, {"object": "list", "data": [entry]})
             return
         if method != "POST" or path.rstrip("/") != "/v1/chat/completions":
             self._send(req, 404, _error("not found", "invalid_request_error"))
@@ -248,6 +274,19 @@ class FakeOpenAI:
             body = json.loads(raw or b"{}")
         except json.JSONDecodeError:
             self._send(req, 400, _error("could not parse JSON body", "invalid_request_error"))
+            return
+        if self.serial:
+            with self._serial_lock:
+                self._serve(req, path, body)
+        else:
+            self._serve(req, path, body)
+
+    def _serve(self, req: BaseHTTPRequestHandler, path: str, body: dict[str, Any]) -> None:
+        if is_probe(body):
+            status, payload, kind = self._probe_answer(body)
+            with self._lock:
+                self.calls.append(FakeCall(path, body, status, kind, {k.lower(): v for k, v in req.headers.items()}))
+            self._send(req, status, payload)
             return
         with self._lock:
             item: Scripted = self._script.pop(0) if self._script else self._default
@@ -270,11 +309,7 @@ class FakeOpenAI:
             self.calls.append(FakeCall(path, body, status, kind, {k.lower(): v for k, v in req.headers.items()}))
         self._send(req, status, payload, headers)
 
-    def _respond(self, body: dict[str, Any], item: Scripted) -> tuple[int, dict, dict[str, str], str]:
-        reply = item if isinstance(item, Reply) else Reply(item) if isinstance(item, str) else None
-        latency = reply.latency if reply is not None and reply.latency is not None else self.latency
-        if latency:
-            time.sleep(latency)
+    def _unsupported(self, body: dict[str, Any]) -> tuple[int, dict, dict[str, str], str] | None:
         rf = body.get("response_format") or {}
         rf_type = rf.get("type") if isinstance(rf, dict) else None
         if (rf_type == "json_schema" and not self.supports_json_schema) or (
@@ -282,6 +317,28 @@ class FakeOpenAI:
         ):
             return 400, _error(f"response_format type '{rf_type}' is not supported by this server",
                                "invalid_request_error", param="response_format"), {}, "unsupported_format"
+        return None
+
+    def _probe_answer(self, body: dict[str, Any]) -> tuple[int, dict, str]:
+        """Capability probes are answered as asked, like a model that follows instructions."""
+        if self.latency:
+            time.sleep(self.latency)
+        refused = self._unsupported(body)
+        if refused is not None:
+            return refused[0], refused[1], "probe_" + refused[3]
+        user = "\n".join(str(m.get("content") or "") for m in body.get("messages", []) if m.get("role") == "user")
+        content = '{"word": "ready", "number": 3}' if '"word"' in user else (
+            " ".join(str(i) for i in range(1, 41)) if "Count from 1" in user else "ok")
+        return 200, self._completion(body, content), "probe"
+
+    def _respond(self, body: dict[str, Any], item: Scripted) -> tuple[int, dict, dict[str, str], str]:
+        reply = item if isinstance(item, Reply) else Reply(item) if isinstance(item, str) else None
+        latency = reply.latency if reply is not None and reply.latency is not None else self.latency
+        if latency:
+            time.sleep(latency)
+        refused = self._unsupported(body)
+        if refused is not None:
+            return refused
         if reply is None:  # a callable
             produced = item(body)  # type: ignore[operator]
             content = produced if isinstance(produced, str) else json.dumps(produced)
@@ -293,6 +350,9 @@ class FakeOpenAI:
             return 429, _error("Rate limit reached", "rate_limit_exceeded"), headers, kind
         if kind == "server_error":
             return 500, _error("The server had an error while processing your request", "server_error"), {}, kind
+        if kind == "format_500":
+            return 500, _error(f"response_format type '{(body.get('response_format') or {}).get('type')}' "
+                               "is not supported", "server_error"), {}, kind
         if kind == "bad_request":
             return 400, _error("Invalid value for 'temperature'", "invalid_request_error", param="temperature"), {}, kind
         user = "\n".join(str(m.get("content") or "") for m in body.get("messages", []) if m.get("role") == "user")
@@ -318,7 +378,7 @@ class FakeOpenAI:
         prompt_chars = sum(len(str(m.get("content") or "")) for m in body.get("messages", []))
         prompt_tokens = max(1, prompt_chars // 4)
         completion_tokens = max(1, len(content or refusal or "") // 4)
-        return {
+        reply = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -339,6 +399,9 @@ class FakeOpenAI:
                                               "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
             },
         }
+        if not self.usage:
+            del reply["usage"]
+        return reply
 
     @staticmethod
     def _send(req: BaseHTTPRequestHandler, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
@@ -353,6 +416,11 @@ class FakeOpenAI:
             req.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):  # the client timed out and hung up
             req.close_connection = True
+
+
+def is_probe(body: dict[str, Any]) -> bool:
+    return any(m.get("role") == "system" and str(m.get("content") or "").startswith(PROBE_MARK)
+               for m in body.get("messages", []))
 
 
 def _error(message: str, type_: str, *, param: str | None = None) -> dict[str, Any]:
