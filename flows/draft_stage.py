@@ -25,6 +25,8 @@ from storage.writes import draft_snapshot, get_setting, put_setting, record_llm_
 
 if TYPE_CHECKING:
     from flows.pipeline import Context
+    from newsdesk.config import Settings
+    from summarizer.llm import LLMClient
     from summarizer.capabilities import Capabilities
     from summarizer.models import DraftResult, StoryInput
 
@@ -212,6 +214,7 @@ class _Saver:
                  story_ids: Sequence[int] | None, instruction: str | None, actor: str | None):
         self.ctx, self.day, self.style, self.model, self.stats = ctx, day, style, model, stats
         self.story_ids, self.instruction, self.actor = story_ids, instruction, actor
+        self.out_tokens, self.seconds = 0, 0.0  # for the tokens/s shown beside the progress bar
 
     def __call__(self, res: "DraftResult") -> None:
         try:
@@ -220,6 +223,11 @@ class _Saver:
             log.exception("saving the draft of story %s failed", res.story_id)
             self.stats.setdefault("save_errors", []).append(res.story_id)
         self.ctx.reporter.advance("draft")
+        ok = [c for c in res.calls if c.status == "ok" and c.latency_ms > 0]
+        self.out_tokens += sum(c.output_tokens for c in ok)
+        self.seconds += sum(c.latency_ms for c in ok) / 1000
+        if self.seconds:
+            self.ctx.reporter.status("draft", f"{self.out_tokens / self.seconds:.0f} tokens/s")
 
     def _save(self, res: "DraftResult") -> None:
         stats = self.stats
@@ -281,6 +289,21 @@ def _budget_for(ctx: "Context", day: str, model: str, prices: dict):
     return budget
 
 
+def open_llm(settings: "Settings", caps: "Capabilities | None" = None) -> "LLMClient":
+    """The night's LLM client over the project's one HTTP client factory (closed with the client)."""
+    from extractors.http import build_async_client
+    from summarizer.llm import DEFAULT_PRICES, LLMClient, LLMSettings
+
+    cfg = settings.llm
+    http = build_async_client(replace(settings.http, read_timeout=cfg.timeout, total_timeout=cfg.timeout))
+    return LLMClient(
+        LLMSettings(model=cfg.model, api_key=cfg.api_key or "not-needed", base_url=cfg.base_url,
+                    timeout=cfg.timeout, max_retries=cfg.max_retries, concurrency=cfg.concurrency,
+                    prices={**DEFAULT_PRICES, **dict(cfg.prices or {})}, mode=cfg.mode),
+        http_client=http, capabilities=caps, close_http=True,
+    )
+
+
 async def _draft_async(ctx: "Context", day: str, todo, style: str, prompts, caps, on_done) -> list["DraftResult"]:
     """One HTTP client for the LLM (the fetcher's factory), remembered capabilities, one budget."""
     from summarizer.drafting import DraftSettings, draft_stories
@@ -288,21 +311,10 @@ async def _draft_async(ctx: "Context", day: str, todo, style: str, prompts, caps
     settings = ctx.settings
     cfg = settings.llm
     llm = None
-    client = None
     budget = None
     if cfg.configured:
-        from extractors.http import build_async_client
-        from summarizer.llm import DEFAULT_PRICES, LLMClient, LLMSettings
-
-        prices = {**DEFAULT_PRICES, **dict(cfg.prices or {})}
-        client = build_async_client(replace(settings.http, read_timeout=cfg.timeout, total_timeout=cfg.timeout))
-        llm = LLMClient(
-            LLMSettings(model=cfg.model, api_key=cfg.api_key or "not-needed", base_url=cfg.base_url,
-                        timeout=cfg.timeout, max_retries=cfg.max_retries, concurrency=cfg.concurrency,
-                        prices=prices, mode=cfg.mode),
-            http_client=client, capabilities=caps,
-        )
-        budget = _budget_for(ctx, day, cfg.model, prices)
+        llm = open_llm(settings, caps)
+        budget = _budget_for(ctx, day, cfg.model, llm.settings.prices)
     draft_settings = DraftSettings(concurrency=cfg.concurrency, input_token_budget=cfg.input_token_budget,
                                    context_tokens=cfg.context_tokens)
     try:
@@ -316,8 +328,7 @@ async def _draft_async(ctx: "Context", day: str, todo, style: str, prompts, caps
                 if llm.changed:
                     save_capabilities(ctx, llm.capabilities)
                 ctx.note(f"LLM: {llm.capabilities.describe()}")
-        if client is not None:
-            await client.aclose()
+            await llm.aclose()
     if budget is not None and budget.is_reached:
         ctx.note(f"Nightly LLM budget reached ({budget.describe()}): the remaining stories are queued with "
                  "extractive drafts, in rank order.")

@@ -8,10 +8,14 @@ class Reporter(Protocol):
     def start(self, stage: str, total: int) -> None: ...
     def advance(self, stage: str, n: int = 1) -> None: ...
     def done(self, stage: str) -> None: ...
+    def status(self, stage: str, text: str) -> None: ...  # e.g. the LLM's tokens per second
 
 
 class _Quiet:
     def start(self, stage: str, total: int) -> None:
+        pass
+
+    def status(self, stage: str, text: str) -> None:
         pass
 
     def advance(self, stage: str, n: int = 1) -> None:

@@ -24,8 +24,10 @@ app = typer.Typer(help="newsdesk: a newsroom pipeline for AI news.", no_args_is_
                   pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None)
 review_app = typer.Typer(help="Review the night's drafts.", no_args_is_help=True)
 sources_app = typer.Typer(help="Manage sources (sources.yaml, OPML).", no_args_is_help=True)
+llm_app = typer.Typer(help="The LLM endpoint drafting uses.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 app.add_typer(sources_app, name="sources")
+app.add_typer(llm_app, name="llm")
 
 out = Console()
 err = Console(stderr=True)
@@ -121,7 +123,7 @@ class BarReporter:
         self.tasks: dict[str, Any] = {}
 
     def start(self, stage: str, total: int) -> None:
-        self.tasks[stage] = self.progress.add_task(stage, total=max(total, 1))
+        self.tasks[stage] = self.progress.add_task(stage, total=max(total, 1), status="")
 
     def advance(self, stage: str, n: int = 1) -> None:
         if stage in self.tasks:
@@ -131,6 +133,10 @@ class BarReporter:
         if stage in self.tasks:
             t = self.tasks[stage]
             self.progress.update(t, completed=self.progress.tasks[t].total)
+
+    def status(self, stage: str, text: str) -> None:
+        if stage in self.tasks:
+            self.progress.update(self.tasks[stage], status=text)
 
 
 def _prefect_env() -> None:
@@ -149,7 +155,7 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
     validate_params(s, day, from_stage, style, max_stories)  # fail fast, before Prefect starts
     _ready_db().dispose()
     with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=False) as progress:
+                  TextColumn("{task.fields[status]}"), console=err, transient=False) as progress:
         set_reporter(BarReporter(progress))
         try:
             if story is not None:
@@ -249,6 +255,8 @@ def _print_rows(rows, summary=None) -> None:
     if summary is not None:
         out.print(f"{summary.day}: {summary.calls} LLM calls, {summary.tokens} tokens, ${summary.cost_usd:.4f}; "
                   f"{len(summary.failed_sources)} failing sources", highlight=False)
+        if summary.llm_modes:
+            out.print("  LLM mode: " + ", ".join(f"{m} ({n} calls)" for m, n in summary.llm_modes.items()), highlight=False)
         for f in summary.failed_sources:
             out.print(f"  ! {f['name']}: {f['error']} ({f['failures']} in a row{', flagged' if f['flagged'] else ''})", highlight=False)
         for note in summary.notes:
@@ -297,7 +305,8 @@ def review_show(story_id: int = typer.Argument(..., metavar="ID"), as_json: bool
             return
         r = d.row
         out.print(f"[bold]#{r.id} {r.headline}[/bold]  ({r.status}, day {r.day}, rank {r.rank}, version {r.version})", highlight=False)
-        out.print(f"tags: {', '.join(d.tags) or '-'}   model: {d.model or '-'}   prompt: {d.prompt_version}   ranked for: {'; '.join(r.reasons)}", highlight=False)
+        out.print(f"tags: {', '.join(d.tags) or '-'}   model: {d.model or '-'}{f' ({d.llm_mode})' if d.llm_mode else ''}   "
+                  f"prompt: {d.prompt_version}   ranked for: {'; '.join(r.reasons)}", highlight=False)
         if r.error:
             out.print(f"[red]error: {r.error}[/red]", highlight=False)
         out.print("")
@@ -308,8 +317,12 @@ def review_show(story_id: int = typer.Argument(..., metavar="ID"), as_json: bool
         out.print("")
         out.print(d.view or "[dim](no view)[/dim]", highlight=False)
         for u in d.unsupported:
-            if u.get("sentence") == -1:
-                out.print(f"[red]view: unsupported {u.get('claim')} — {u.get('reason')}[/red]", highlight=False)
+            where = {-1: "view", -2: "headline", -3: "tags"}.get(u.get("sentence"))
+            if where:
+                out.print(f"[red]{where}: unsupported {u.get('claim')} — {u.get('reason')}[/red]", highlight=False)
+        if d.override:
+            out.print(f"[yellow]approved by {d.override.get('by')} over {len(d.override.get('flags') or [])} flag(s): "
+                      f"{d.override.get('reason')}[/yellow]", highlight=False)
         if d.violations:
             out.print("\n[bold]style violations[/bold]")
             for v in d.violations:
@@ -317,21 +330,31 @@ def review_show(story_id: int = typer.Argument(..., metavar="ID"), as_json: bool
         out.print("\n[bold]sources[/bold]")
         for src in d.sources:
             out.print(f"  [{src.id}] {src.outlet}: {src.title} <{src.url}>", highlight=False)
+        if d.omitted_sources:
+            out.print("[bold]not shown to the model[/bold]")
+            for o in d.omitted_sources:
+                out.print(f"  [{o.get('id')}] {o.get('outlet')}: {o.get('reason')}", highlight=False)
         if d.reject_reason:
             out.print(f"\nrejected: {d.reject_reason}", highlight=False)
     guarded(body)
 
 
 @review_app.command("approve")
-def review_approve(story_id: int = typer.Argument(..., metavar="ID"), editor: Optional[str] = typer.Option(None, "--as", help="Editor name.")) -> None:
-    """Approve a story for the digest."""
+def review_approve(
+    story_id: int = typer.Argument(..., metavar="ID"),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+    override: Optional[str] = typer.Option(None, "--override", metavar="REASON",
+                                           help="Approve despite unsupported claims, saying why (audited)."),
+) -> None:
+    """Approve a story for the digest (refused while claims are unsupported or the view is unwritten)."""
     from storage import desk
 
     def body() -> None:
         db = _ready_db()
         with db.session() as s:
-            row = desk.approve(s, story_id, _actor(editor))
-        out.print(f"approved #{row.id}: {row.headline}", highlight=False)
+            row = desk.approve(s, story_id, _actor(editor), override=override)
+        out.print(f"approved #{row.id}: {row.headline}" + (" (over its flags, reason recorded)" if override and row.unsupported else ""),
+                  highlight=False)
     guarded(body)
 
 
@@ -372,6 +395,57 @@ def review_regenerate(
     stats = guarded(body)
     out.print(f"story #{story_id}: {'redrafted' if stats['drafted'] else 'needs a human draft'}; "
               f"{stats['calls']} LLM calls, {stats['tokens']} tokens, ${stats['cost_usd']:.4f}", highlight=False)
+
+
+# ---------------------------------------------------------------- llm
+
+
+@llm_app.command("check")
+def llm_check(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Probe the configured endpoint (structured-output modes, usage, context, speed, parallelism) and remember it."""
+    import asyncio
+
+    from flows.draft_stage import open_llm
+    from storage.writes import put_setting, record_llm_calls
+    from summarizer.capabilities import format_report, probe, settings_key
+
+    def body() -> None:
+        s = settings()
+        if not s.llm.configured:
+            raise ConfigError("no LLM configured: set OPENAI_BASE_URL and/or OPENAI_API_KEY (and NEWSDESK_MODEL)")
+
+        async def run():
+            llm = open_llm(s)
+            try:
+                return await probe(llm, all_modes=True, records=llm.probe_records), llm.probe_records
+            finally:
+                await llm.aclose()
+
+        caps, records = asyncio.run(run())
+        db = _db()
+        try:
+            db.check_ready()
+        except Exception:
+            saved = False
+        else:
+            with db.session() as sess:
+                put_setting(sess, settings_key(caps.base_url, caps.model), caps.to_dict())
+                record_llm_calls(sess, None, None, [r.model_dump() for r in records])
+            saved = True
+        finally:
+            db.dispose()
+        if as_json:
+            print(json.dumps(caps.to_dict() | {"saved": saved}, indent=2))
+            return
+        out.print(f"[bold]{caps.model}[/bold] at {caps.base_url}", highlight=False)
+        table = Table(show_header=False)
+        for name, value in format_report(caps):
+            table.add_row(name, value)
+        out.print(table)
+        out.print("remembered for drafting" if saved else "not remembered: run `newsdesk init` first", highlight=False)
+        if caps.mode is None:
+            raise ConfigError("the endpoint gave no usable answer in any mode; drafting would leave every story to editors")
+    guarded(body)
 
 
 # ---------------------------------------------------------------- publish

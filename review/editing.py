@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from storage.desk import SourceRef, StoryDetail
+from summarizer.lint import strip_view_opener
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def form_changes(detail: StoryDetail, headline: str, summary: str, view: str, ta
     new = {
         "headline": headline.strip(),
         "summary": text_to_summary(summary, detail.sources),
-        "view": view.strip(),
+        "view": strip_view_opener(view),  # a pasted label is dropped: the renderer prints it
         "tags": parse_tags(tags),
         "section": section.strip() or None,
     }
@@ -75,7 +76,7 @@ def form_changes(detail: StoryDetail, headline: str, summary: str, view: str, ta
         "headline": detail.row.headline,
         "summary": [{"text": s.get("text", ""), "source_ids": list(s.get("source_ids", []))}
                     | ({"paragraph_break": True} if s.get("paragraph_break") else {}) for s in detail.summary],
-        "view": detail.view,
+        "view": strip_view_opener(detail.view),
         "tags": detail.tags,
         "section": detail.section,
     }

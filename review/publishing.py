@@ -21,6 +21,8 @@ from review.rendering import render_html, render_markdown
 from storage import desk
 from storage.db import Database
 from storage.models import Digest, Publication, utcnow
+from summarizer.lint import is_placeholder_view
+from summarizer.render import view_body
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,10 @@ def publish_day(
         correction = correction_line(now, (note or "").strip() or "corrected") if earlier else None
 
         def render(data: desk.DigestData) -> str:
+            unwritten = [e.story_id for e in data.entries if is_placeholder_view(e.view) or not view_body(e.view)]
+            if unwritten:  # approval refuses these; this holds for drafts approved before that rule too
+                raise desk.InvalidAction(f"cannot publish {day}: story {', '.join(map(str, unwritten))} has no "
+                                         "written view (reopen it and write the view)")
             md = render_markdown(data, data.style)
             if correction:
                 md = with_correction_md(md, correction)

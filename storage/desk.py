@@ -45,6 +45,15 @@ class InvalidAction(DeskError):
     pass
 
 
+class GateRefused(InvalidAction):
+    """Approval refused while the draft has open flags. `overridable`: an editor may approve anyway
+    with a reason (unsupported claims); otherwise only an edit resolves it (a placeholder view)."""
+
+    def __init__(self, message: str, *, flags: list[str], overridable: bool):
+        super().__init__(message)
+        self.flags, self.overridable = flags, overridable
+
+
 class Conflict(DeskError):
     """The draft changed since the editor opened it; `current` is the other version."""
 
@@ -101,6 +110,10 @@ class StoryDetail:
     editor: str | None
     sources: list[SourceRef]
     history: list[dict[str, Any]] = field(default_factory=list)
+    omitted_sources: list[dict[str, Any]] = field(default_factory=list)  # sources the model did not read, and why
+    llm_mode: str | None = None
+    failure_kind: str | None = None  # transient | permanent | budget: why the LLM draft failed
+    override: dict[str, Any] | None = None  # approved over open flags: by, reason, at, flags
 
 
 def _outlet(item: Item) -> str:
@@ -205,6 +218,10 @@ def get_story(session: Session, story_id: int) -> StoryDetail:
         editor=d.editor,
         sources=source_refs(story),
         history=history,
+        omitted_sources=list(d.omitted_sources or []),
+        llm_mode=d.llm_mode,
+        failure_kind=d.failure_kind,
+        override=d.override,
     )
 
 
@@ -229,7 +246,29 @@ def _revise(session: Session, d: Draft, actor: str, action: str, before: dict, n
     session.flush()
 
 
-def approve(session: Session, story_id: int, actor: str, expected_version: int | None = None) -> StoryRow:
+# Lint rules that leave a story without a view: no reason can override them, only writing the view.
+VIEW_BLOCKERS = ("view.placeholder", "view.missing")
+_WHERE = {-1: "view", -2: "headline", -3: "tags"}
+
+
+def _where(claim: dict[str, Any]) -> str:
+    index = int(claim.get("sentence", -1))
+    return _WHERE.get(index, f"sentence {index + 1}")
+
+
+def open_flags(d: Draft) -> tuple[list[str], list[str]]:
+    """(unsupported claims an editor may override with a reason, view problems only an edit resolves)."""
+    claims = [f"{_where(u)}: \u201c{u.get('claim', '')}\u201d ({u.get('reason', '')})" for u in d.unsupported or []]
+    view = [v.get("message", v.get("rule", "")) for v in d.violations or [] if v.get("rule") in VIEW_BLOCKERS]
+    if not view and not (d.view or "").strip():
+        view = ["the story has no view"]
+    return claims, view
+
+
+def approve(session: Session, story_id: int, actor: str, expected_version: int | None = None, *,
+            override: str | None = None) -> StoryRow:
+    """Approve for the digest. Refused (GateRefused) while the view is missing or still the placeholder,
+    and while claims are unsupported unless `override` gives the editor's reason (audited, kept in history)."""
     story = _load(session, story_id)
     d = story.draft
     assert d is not None
@@ -238,9 +277,24 @@ def approve(session: Session, story_id: int, actor: str, expected_version: int |
         raise InvalidAction(f"story {story_id} has no draft to approve yet: write or regenerate it first")
     if d.status == "approved":
         return _row(story)
+    claims, view = open_flags(d)
+    if view:
+        raise GateRefused(f"story {story_id} cannot be approved until its view is written: {view[0]}",
+                          flags=view, overridable=False)
+    reason = (override or "").strip()
+    if claims and not reason:
+        raise GateRefused(
+            f"story {story_id} has {len(claims)} unsupported claim(s): {'; '.join(claims[:3])}"
+            f"{' …' if len(claims) > 3 else ''}. Edit the draft to resolve them, or approve with an override "
+            "and a reason.", flags=claims, overridable=True)
     before = draft_snapshot(d)
     d.status, d.editor, d.decided_at, d.reject_reason = "approved", actor, utcnow(), None
-    _revise(session, d, actor, "approved", before)
+    note = None
+    if claims:
+        d.override = {"by": actor, "reason": reason, "at": utcnow().isoformat(timespec="seconds"), "flags": claims}
+        note = f"approved over {len(claims)} unsupported claim(s): {reason}"
+        audit(session, actor, "approval.override", "draft", d.story_id, None, {"reason": reason, "flags": claims})
+    _revise(session, d, actor, "approved", before, note=note)
     return _row(story)
 
 
@@ -302,7 +356,7 @@ def edit(
         d.violations = violations
     if unsupported is not None:
         d.unsupported = unsupported
-    d.edited, d.editor = True, actor
+    d.edited, d.editor, d.override = True, actor, None
     if d.status == "needs_human" and d.headline.strip() and d.summary:
         d.status, d.error = "pending", None
     if d.status == "approved":
@@ -499,6 +553,7 @@ class NightSummary:
     failed_sources: list[dict[str, Any]]
     notes: list[str]
     stats: dict[str, Any]
+    llm_modes: dict[str, int] = field(default_factory=dict)  # structured-output mode -> drafting calls
 
 
 def night_summary(session: Session, day: str, flag_after: int = 3) -> NightSummary:
@@ -515,7 +570,13 @@ def night_summary(session: Session, day: str, flag_after: int = 3) -> NightSumma
         {"name": s.name, "error": s.last_error, "failures": s.consecutive_failures, "flagged": s.consecutive_failures >= flag_after}
         for s in session.scalars(select(Source).where(Source.consecutive_failures > 0, Source.enabled.is_(True)).order_by(Source.name))
     ]
+    modes = dict(session.execute(
+        select(LLMCall.mode, func.count(LLMCall.id))
+        .where(LLMCall.day == day, LLMCall.purpose != "probe", LLMCall.mode.is_not(None))
+        .group_by(LLMCall.mode)
+    ).all())
     return NightSummary(
+        llm_modes={str(k): int(v) for k, v in modes.items()},
         day=day,
         tokens=int(tokens),
         cost_usd=float(cost),

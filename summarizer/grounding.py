@@ -383,6 +383,7 @@ class SourceFacts:
     """What one source says, indexed for lookups."""
 
     id: str
+    label: str  # how an editor knows the source: its outlet, else its id
     folded: str
     loose: str
     squashed: str
@@ -400,6 +401,7 @@ def source_facts(doc: SourceDoc) -> SourceFacts:
     text = f"{doc.title}\n{doc.text}"
     facts = SourceFacts(
         id=doc.id,
+        label=doc.outlet or doc.id,
         folded=_fold(text),
         loose=_loose(text),
         squashed=_squash(text),
@@ -534,7 +536,7 @@ def _check_text(text: str, index: int, cited: list[SourceFacts], others: list[So
     for claim in extract_claims(text) if claims is None else claims:
         if any(supported_in(claim, f) for f in cited):
             continue
-        elsewhere = [f.id for f in others if supported_in(claim, f)]
+        elsewhere = list(dict.fromkeys(f.label for f in others if supported_in(claim, f)))
         what = _describe(claim)
         if elsewhere:
             reason = (f"{what} \"{claim.text}\" is not in the cited source(s) ({scope}) but appears in "
@@ -646,7 +648,7 @@ def check_grounding(
         if not cited:
             continue
         others = [f for sid, f in facts.items() if sid not in ids]
-        scope = ", ".join(f.id for f in cited)
+        scope = ", ".join(dict.fromkeys(f.label for f in cited))
         out += _check_text(text, i, cited, others, scope)
     view = strip_view_opener(draft.view or "").replace(VIEW_PLACEHOLDER, " ").strip()
     if view:

@@ -267,13 +267,14 @@ class LLMClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         modes: dict[str, str] | None = None,
         capabilities: "Capabilities | None" = None,
+        close_http: bool = False,
     ):
         self.settings = settings
         self.modes: dict[str, str] = modes if modes is not None else {}
         self.capabilities = capabilities
         self.probe_records: list[CallRecord] = []  # calls made to probe the endpoint (no story)
         self.changed = False  # capabilities changed during this client's life: the caller saves them
-        self._owns_http = http_client is None
+        self._owns_http = http_client is None or close_http  # close it with this client
         if http_client is None:
             # Callers normally pass the client from extractors.http.build_async_client; this is the
             # same factory, imported late so the summarizer does not need the extractors to load.

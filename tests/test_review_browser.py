@@ -191,9 +191,16 @@ def _review_and_publish(server, tab: Tab, shot: Shots) -> None:
     assert pg.locator(".hist .act-edited").count() >= 1
     shot(pg, "04-story-saved")
     shot(pg, "04-story-saved-full", full=True)
+    # the truth gate: the price is still unsupported, so approving asks for a reason
     pg.click("button.approve")
+    pg.wait_for_selector(".gate")
+    assert "“$5”" in pg.locator(".gate").inner_text() and "does not appear in Wire" in pg.locator(".gate").inner_text()
+    shot(pg, "04b-truth-gate")
+    pg.fill("input[name=override]", "Price confirmed on the lab's pricing page")
+    pg.click("button:has-text('Approve anyway')")
     pg.wait_for_selector(".pill-approved")
     assert "Approved" in pg.locator(".notice.ok").inner_text()
+    assert "Price confirmed on the lab" in pg.locator(".hist").inner_text()
 
     for key in ("chips", "robots"):
         tab.story(ids[key])
@@ -308,7 +315,7 @@ def test_second_editor_sees_the_other_version_instead_of_overwriting(server, tab
         _keep_failure(shot, ben)
         raise
     with server["db"].session() as s:
-        assert desk.get_story(s, sid).view == "Awesome AI View: ana was here first."
+        assert desk.get_story(s, sid).view == "ana was here first."  # the label is the renderer's
 
 
 # ------------------------------------------------------------------ untrusted text
@@ -329,7 +336,11 @@ def test_script_in_drafts_and_sources_shows_as_text_and_never_runs(server, tabs,
         assert pg.locator("main img").count() == 0
         shot(pg, "11-escaped")
         pg.click("button.approve")
+        pg.wait_for_selector(".gate")  # the price is unsupported: approved with a reason
+        pg.fill("input[name=override]", "checked <b>by hand</b>")
+        pg.click("button:has-text('Approve anyway')")
         pg.wait_for_selector(".pill-approved")
+        assert pg.locator("main b:has-text('by hand')").count() == 0
         pg.goto(f"{tab.base}/digest/{DAY}")
         pg.wait_for_selector("iframe.preview")
         assert "onerror" in pg.frame_locator("iframe.preview").locator("body").inner_text()

@@ -311,7 +311,7 @@ def test_edit_saves_a_new_version_and_reruns_the_real_checks(desk_env) -> None:
     assert resp.status_code == 303 and resp.headers["location"].endswith("ok=saved")
     with desk_env.db.session() as s:
         d = desk.get_story(s, sid)
-    assert d.view == "Awesome AI View: <b>sharper</b>." and d.tags == ["Models", "Open source"] and d.editor == "ana"
+    assert d.view == "<b>sharper</b>." and d.tags == ["Models", "Open source"] and d.editor == "ana"
     assert d.summary[0]["source_ids"] == [d.sources[0].id, d.sources[1].id] and d.summary[1]["source_ids"] == [d.sources[0].id]
     assert [u["sentence"] for u in d.unsupported] == [1] and "$9" in d.unsupported[0]["claim"]  # the grounding checker
     assert "view.markup" in {v["rule"] for v in d.violations}  # the style linter
@@ -342,7 +342,7 @@ def test_second_editor_gets_409_with_the_other_version_and_no_overwrite(desk_env
     assert "changed since you opened it" in resp.text
     assert "ana&#39;s take" in resp.text and "ben&#39;s take" in resp.text  # theirs beside yours
     with desk_env.db.session() as s:
-        assert desk.get_story(s, sid).view == "Awesome AI View: ana's take."
+        assert desk.get_story(s, sid).view == "ana's take."  # the label is the renderer's, never stored
     # approving from the stale page is refused too
     assert ben.post(f"/story/{sid}/approve", data={"version": opened, "csrf_token": ben_token}).status_code == 409
 
@@ -363,6 +363,57 @@ def test_approve_reject_reopen_and_history(desk_env) -> None:
     with desk_env.db.session() as s:
         assert [h["action"] for h in desk.get_story(s, sid).history] == ["drafted", "rejected", "reopened", "approved"]
     assert client.get("/story/99999").status_code == 404
+
+
+def test_the_truth_gate_refuses_unsupported_claims_until_an_audited_override(desk_env) -> None:
+    sid = desk_env.ids["falcon"]
+    client = logged_in(desk_env)
+    page = f"/story/{sid}"
+    resp = post(client, f"/story/{sid}/approve", {"version": version_of(desk_env, sid)}, page)
+    assert resp.status_code == 400 and "1 unsupported claim(s)" in resp.text and "$5 per million tokens" in resp.text
+    assert 'name="override"' in resp.text  # the page offers an approval with a reason
+    with desk_env.db.session() as s:
+        assert desk.get_story(s, sid).row.status == "pending"
+    resp = post(client, f"/story/{sid}/approve", {"version": version_of(desk_env, sid), "override": "Price confirmed by the lab's page"}, page)
+    assert resp.status_code == 303
+    with desk_env.db.session() as s:
+        detail = desk.get_story(s, sid)
+        audit_row = s.scalars(select(AuditLog).where(AuditLog.action == "approval.override")).one()
+    assert detail.row.status == "approved" and detail.override["reason"] == "Price confirmed by the lab's page"
+    assert detail.history[-1]["note"].startswith("approved over 1 unsupported claim(s)")
+    assert audit_row.actor == "ana" and "$5 per million tokens" in audit_row.after["flags"][0]
+    html = client.get(page).text
+    assert "Approved over 1 open flag(s)" in html and "Price confirmed by the lab" in html
+
+
+def test_a_placeholder_view_can_never_be_approved(desk_env) -> None:
+    from summarizer.lint import VIEW_PLACEHOLDER
+
+    sid = desk_env.ids["robots"]
+    with desk_env.db.session() as s:
+        d = s.scalars(select(Draft).where(Draft.story_id == sid)).one()
+        d.view, d.violations = VIEW_PLACEHOLDER, [{"rule": "view.placeholder", "message": "The view is still the placeholder."}]
+    client = logged_in(desk_env)
+    page = f"/story/{sid}"
+    for extra in ({}, {"override": "ship it"}):
+        resp = post(client, f"/story/{sid}/approve", {"version": version_of(desk_env, sid)} | extra, page)
+        assert resp.status_code == 400 and "until its view is written" in resp.text
+        assert 'name="override"' not in resp.text
+    # writing the view (without the label) resolves it
+    resp = post(client, f"/story/{sid}/edit", {"version": version_of(desk_env, sid), "headline": "Robotics startup raises a round",
+                                               "summary": "A robotics startup raised money. [1]", "tags": "Funding", "section": "",
+                                               "view": "Robots need patient capital, and this round shows investors still have it."}, page)
+    assert resp.status_code == 303
+    assert post(client, f"/story/{sid}/approve", {"version": version_of(desk_env, sid)}, page).status_code == 303
+
+
+def test_editors_write_only_the_view_and_the_page_prints_the_label(desk_env) -> None:
+    sid = desk_env.ids["chips"]
+    client = logged_in(desk_env)
+    html = client.get(f"/story/{sid}").text
+    textarea = re.search(r'<textarea name="view"[^>]*>(.*?)</textarea>', html, re.S).group(1)
+    assert textarea.strip() == "supply chains shift." and "Awesome AI View:" not in textarea
+    assert "<b>Awesome AI View:</b> supply chains shift." in html
 
 
 def test_regenerate_goes_through_the_hook(desk_env) -> None:
@@ -389,8 +440,8 @@ def test_regenerate_goes_through_the_hook(desk_env) -> None:
 
 def approve_all(env) -> None:
     with env.db.session() as s:
-        for key in ("falcon", "chips", "robots"):
-            desk.approve(s, env.ids[key], "ana")
+        for key in ("falcon", "chips", "robots"):  # falcon has an unsupported price: approved over it
+            desk.approve(s, env.ids[key], "ana", override="price confirmed with the lab" if key == "falcon" else None)
 
 
 def digest_version(env) -> int:

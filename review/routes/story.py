@@ -11,6 +11,8 @@ from review.editing import form_changes, recheck, summary_to_text
 from review.highlight import highlight
 from review.routes.queue import STATUS_LABELS
 from review.users import Account
+from summarizer.lint import style_rules
+from summarizer.render import view_body
 from review.web import desk_of, render, require_user
 from storage import desk
 
@@ -21,7 +23,7 @@ def _form_values(detail: desk.StoryDetail) -> dict[str, str]:
     return {
         "headline": detail.row.headline,
         "summary": summary_to_text(detail.summary, detail.sources),
-        "view": detail.view,
+        "view": view_body(detail.view),  # the label is the renderer's; editors write only the view
         "tags": ", ".join(detail.tags),
         "section": detail.section or "",
     }
@@ -54,9 +56,11 @@ def _page(request: Request, story_id: int, status_code: int = 200, **extra: Any)
     for n, src in enumerate(detail.sources, start=1):
         claims = [(s["n"], s["text"]) for s in sentences if n in s["cites"]]
         sources.append({"n": n, "ref": src, "segments": highlight(src.text, claims), "cited_by": [c for c, _ in claims]})
+    field_flags = {name: flagged.get(index, []) for name, index in (("view", -1), ("headline", -2), ("tags", -3))}
     return render(
         request, "story.html", status_code=status_code,
-        d=detail, sentences=sentences, view_flags=flagged.get(-1, []), sources=sources,
+        d=detail, sentences=sentences, view_flags=field_flags["view"], field_flags=field_flags, sources=sources,
+        view_label=style_rules(detail.style).view_opener, view_text=view_body(detail.view),
         form=extra.pop("form", None) or _form_values(detail), form_version=extra.pop("form_version", detail.row.version),
         history=history_view(detail.history), statuses=STATUS_LABELS, prev_id=prev_id, next_id=next_id,
         can_regenerate=app.settings.regenerate is not None, title=detail.row.headline or f"Story {story_id}",
@@ -118,14 +122,18 @@ def _decide(request: Request, story_id: int, action, ok: str, **kwargs: Any) -> 
             action(s, story_id, request.state.user.name, **kwargs)
     except desk.Conflict as exc:
         return _conflict(request, story_id, exc, None)
+    except desk.GateRefused as exc:  # the truth gate: say what is open, offer an audited override where allowed
+        return _page(request, story_id, status_code=400,
+                     gate={"flags": exc.flags, "overridable": exc.overridable, "message": str(exc)})
     except desk.InvalidAction as exc:
         return _page(request, story_id, status_code=400, error=str(exc))
     return RedirectResponse(f"/story/{story_id}?ok={ok}", status_code=303)
 
 
 @router.post("/story/{story_id}/approve")
-def approve(story_id: int, request: Request, version: int = Form(...), user: Account = Depends(require_user)) -> Response:
-    return _decide(request, story_id, desk.approve, "approved", expected_version=version)
+def approve(story_id: int, request: Request, version: int = Form(...), override: str = Form(""),
+            user: Account = Depends(require_user)) -> Response:
+    return _decide(request, story_id, desk.approve, "approved", expected_version=version, override=override or None)
 
 
 @router.post("/story/{story_id}/reject")
