@@ -1,7 +1,8 @@
 """Precision and recall of the grounding checker on a labelled set of sentences.
 
-Each line of `bench/data/grounding_cases.jsonl` is one sentence (or view) with the sources of
-its story, the ids it cites, and a label: "unsupported" cases must be flagged, "supported"
+Each line of `bench/data/grounding_cases.jsonl` is one field of a draft (a summary sentence,
+the view, the headline or the tags: `field`) with the sources of its story, the ids it cites,
+and a label: "unsupported" cases must be flagged, "supported"
 ones (including honest rephrasings) must not. Positive class = unsupported.
 
     python -m bench.grounding_eval
@@ -28,6 +29,7 @@ class CaseResult:
     label: str
     flagged: bool
     flags: list[UnsupportedClaim]
+    field: str = "summary"
 
     @property
     def correct(self) -> bool:
@@ -69,8 +71,11 @@ class GroundingEval:
         return [r for r in self.results if not r.correct]
 
     def summary(self) -> str:
-        return (f"grounding: {len(self.results)} cases, precision {self.precision:.2f}, recall {self.recall:.2f}, "
-                f"numeric recall {self.numeric_recall:.2f}")
+        fields = defaultdict(int)
+        for r in self.results:
+            fields[r.field] += 1
+        return (f"grounding: {len(self.results)} cases ({', '.join(f'{n} {f}' for f, n in sorted(fields.items()))}), "
+                f"precision {self.precision:.2f}, recall {self.recall:.2f}, numeric recall {self.numeric_recall:.2f}")
 
 
 def load_cases(path: Path = CASES) -> list[dict]:
@@ -78,15 +83,21 @@ def load_cases(path: Path = CASES) -> list[dict]:
 
 
 def run_case(case: dict) -> CaseResult:
-    """Check one labelled sentence as a one-sentence draft (or as the view)."""
+    """Check one labelled field (a summary sentence, the view, the headline or the tags) as a draft
+    that has nothing else to check."""
     sources = [SourceDoc(id=s["id"], title=s.get("title", ""), outlet=s.get("outlet", "test"), text=s.get("text", ""))
                for s in case["sources"]]
-    if case.get("field") == "view":
-        draft = StoryDraft(headline="x", summary=[], view=case["sentence"])
+    field = case.get("field", "summary")
+    if field == "view":
+        draft = StoryDraft(headline="", summary=[], view=case["sentence"])
+    elif field == "headline":
+        draft = StoryDraft(headline=case["sentence"], summary=[])
+    elif field == "tags":
+        draft = StoryDraft(headline="", summary=[], tags=case["tags"])
     else:
-        draft = StoryDraft(headline="x", summary=[SummarySentence(text=case["sentence"], source_ids=case.get("cites", []))])
+        draft = StoryDraft(headline="", summary=[SummarySentence(text=case["sentence"], source_ids=case.get("cites", []))])
     flags = check_grounding(draft, sources)
-    return CaseResult(case["id"], case["kind"], case["label"], bool(flags), flags)
+    return CaseResult(case["id"], case["kind"], case["label"], bool(flags), flags, field)
 
 
 def evaluate(path: Path = CASES) -> GroundingEval:

@@ -55,7 +55,7 @@ class LLMConfig:
     api_key: str | None
     base_url: str | None
     model: str
-    concurrency: int = 10  # a server the probe finds serial gets 1
+    concurrency: int = 16  # a server the probe finds serial gets 1
     max_tokens_per_night: int | None = None
     max_usd_per_night: float | None = None
     input_token_budget: int = 6000
@@ -162,7 +162,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_key=env.get("OPENAI_API_KEY") or None,
         base_url=env.get("OPENAI_BASE_URL") or None,
         model=env.get("NEWSDESK_MODEL") or "gpt-4.1-mini",
-        concurrency=int(_number(env, "NEWSDESK_LLM_CONCURRENCY", 10, int)),
+        concurrency=int(_number(env, "NEWSDESK_LLM_CONCURRENCY", 16, int)),
         max_tokens_per_night=_number(env, "NEWSDESK_BUDGET_TOKENS", None, int),
         max_usd_per_night=_number(env, "NEWSDESK_BUDGET_USD", None, float),
         input_token_budget=int(_number(env, "NEWSDESK_INPUT_TOKENS_PER_STORY", 6000, int)),

@@ -394,6 +394,7 @@ class SourceFacts:
     numbers: list[float] = field(default_factory=list)
     dates: list[tuple[int, int | None, int | None]] = field(default_factory=list)
     years: set[int] = field(default_factory=set)
+    roles: list[tuple[str, str]] = field(default_factory=list)  # (role, folded name)
 
 
 def source_facts(doc: SourceDoc) -> SourceFacts:
@@ -429,6 +430,7 @@ def source_facts(doc: SourceDoc) -> SourceFacts:
     if doc.published_at is not None:
         d = doc.published_at
         facts.dates.append((d.month, d.day, d.year))
+    facts.roles = _role_pairs(text)
     return facts
 
 
@@ -444,6 +446,21 @@ def _num_match(claim_value: float, claim: Claim, candidates: Iterable[float]) ->
             return True  # "$640 million" for "$639.8 million", not "5" for "5.2"
         if claim.hedged and v and abs(v - claim_value) <= 0.1 * abs(v):
             return True
+    return False
+
+
+_NEGATORS = ("not", "never", "no", "nor", "without", "hardly", "neither")
+
+
+def _quoted_faithfully(fragment: str, source: str) -> bool:
+    """The fragment occurs in the source and, where it starts mid-quotation, not right after a
+    negation the fragment drops ("not from making the model bigger" -> "from making the model bigger")."""
+    start = source.find(fragment)
+    while start != -1:
+        before = source[:start].split()[-2:]
+        if not any(w in _NEGATORS for w in before):
+            return True
+        start = source.find(fragment, start + 1)
     return False
 
 
@@ -486,7 +503,7 @@ def supported_in(claim: Claim, facts: SourceFacts) -> bool:
         return re.search(r"\b" + claim.value + r"\b", facts.folded) is not None  # type: ignore[operator]
     if k == "quote":
         parts = [p for p in re.split(r"\.\.\.|…|\[[^\]]*\]", claim.text) if _loose(p)]
-        return bool(parts) and all(_loose(p) in facts.loose for p in parts)
+        return bool(parts) and all(_quoted_faithfully(_loose(p), facts.loose) for p in parts)
     if k == "identifier":
         sq = _squash(claim.text)
         return sq in facts.squashed or (sq.endswith("s") and sq[:-1] in facts.squashed)
@@ -527,6 +544,45 @@ def _hint(claim: Claim, facts: list[SourceFacts]) -> str:
     return f"; the cited source(s) mention {', '.join(vals[:4])}" if vals else ""
 
 
+# --- who holds which role ------------------------------------------------------------------------
+
+_ROLE = (r"chief (?:executive|scientist|technology officer|financial officer|operating officer|economist|product officer)"
+         r"(?: officer)?|ceo|cto|cfo|coo|co-?founder|founder|president|chairman|chairwoman|chair|analyst|spokes(?:person|man|woman)")
+_RX_ROLE_NAME = re.compile(r"\b((?i:" + _ROLE + r"))\s+([A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})")
+
+
+def _role_pairs(text: str) -> list[tuple[str, str]]:
+    """(role, name) for "chief scientist Dana Okafor"-style appositions, roles normalised."""
+    out = []
+    for m in _RX_ROLE_NAME.finditer(normalize(text)):
+        name = m.group(2)
+        if not name[0].isupper():
+            continue
+        role = re.sub(r"\s+", " ", m.group(1).lower()).replace("co-founder", "cofounder")
+        role = {"ceo": "chief executive", "cto": "chief technology officer", "cfo": "chief financial officer",
+                "coo": "chief operating officer"}.get(role, role)
+        out.append((role, _fold(_strip_possessive(name))))
+    return out
+
+
+def _role_mismatches(text: str, index: int, cited: list[SourceFacts]) -> list[UnsupportedClaim]:
+    """A role given to the wrong person: flagged only when the cited sources name someone else in that
+    role, or give that person another role (silence about roles is not evidence)."""
+    out = []
+    source_pairs = [p for f in cited for p in f.roles]
+    for role, name in _role_pairs(text):
+        if (role, name) in source_pairs or not any(name in f.folded for f in cited):
+            continue  # right, or a name no source has (flagged as a name already)
+        holders = sorted({n.title() for r, n in source_pairs if r == role})
+        roles = sorted({r for r, n in source_pairs if n == name})
+        if holders or roles:
+            said = f"the sources name {', '.join(holders)} as {role}" if holders else \
+                f"the sources call {name.title()} the {', '.join(roles)}"
+            out.append(UnsupportedClaim(sentence=index, claim=f"{role} {name.title()}",
+                                        reason=f"role \"{role}\" given to {name.title()}, but {said}"))
+    return out
+
+
 # --- the check --------------------------------------------------------------------------------
 
 
@@ -544,6 +600,8 @@ def _check_text(text: str, index: int, cited: list[SourceFacts], others: list[So
         else:
             reason = f"{what} \"{claim.text}\" does not appear in {scope}{_hint(claim, cited)}"
         out.append(UnsupportedClaim(sentence=index, claim=claim.text, reason=reason))
+    if claims is None:
+        out += _role_mismatches(text, index, cited)
     return out
 
 
@@ -579,18 +637,39 @@ def headline_claims(headline: str, facts: list[SourceFacts]) -> list[Claim]:
     out = []
     for claim in extract_claims(headline):
         if claim.kind == "name":
-            words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9'&-]*", claim.text) if w.lower() not in common]
-            missing = [w for w in words if not _word_in(w, facts)]
-            if not missing:
+            words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9'&]*", claim.text) if w.lower() not in common]
+            present = [_word_in(w, facts) for w in words]
+            if all(present):
                 continue
-            if title_case and not (
-                any(_known_entity(w) or any(ch.isupper() or ch.isdigit() for ch in w[1:]) for w in missing)
-                or (len(words) >= 2 and len(missing) == len(words))
-            ):
-                continue
-            claim = Claim("name", " ".join(missing), " ".join(missing))  # the words no source has
+            if title_case:
+                suspect = _suspect_words(words, present)
+                if not suspect:
+                    continue
+                claim = Claim("name", suspect, suspect)
+            else:
+                missing = " ".join(w for w, p in zip(words, present) if not p)
+                claim = Claim("name", missing, missing)  # the words no source has
         out.append(claim)
     return out
+
+
+def _suspect_words(words: list[str], present: list[bool]) -> str:
+    """In a Title Case headline, the absent words that cannot be ordinary words: a known company or
+    product, a word with inner capitals or digits (xAI, GPT5), or two or more absent words in a row of
+    which one looks like a name rather than an inflected common word ("Harrowgate Partners", not
+    "Bigger Bills")."""
+    for w, p in zip(words, present):
+        if not p and (_known_entity(w) or any(ch.isupper() or ch.isdigit() for ch in w[1:])):
+            return w
+    run: list[str] = []
+    for w, p in [*zip(words, present), ("", True)]:
+        if not p:
+            run.append(w)
+            continue
+        if len(run) >= 2 and any(_name_like(x) for x in run):
+            return " ".join(run)
+        run = []
+    return ""
 
 
 def _check_tags(tags: list[str], facts: list[SourceFacts]) -> list[UnsupportedClaim]:
