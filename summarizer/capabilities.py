@@ -51,7 +51,7 @@ OUTPUT_MESSAGES = [
     {"role": "user", "content": "Count from 1 to 40, numbers separated by spaces, nothing else."},
 ]
 PARALLEL_REQUESTS = 3
-SERIAL_RATIO = 2.2  # three concurrent requests taking >= 2.2x one request: the server works one at a time
+SERIAL_RATIO = 2.0  # three concurrent requests taking >= 2x one request: the server works one at a time
 # Context-size fields seen in /v1/models answers: vLLM, llama.cpp's server, LM Studio / OpenRouter style.
 _CONTEXT_FIELDS = ("max_model_len", "context_length", "context_window", "max_context_length", "n_ctx", "n_ctx_train")
 
@@ -188,7 +188,6 @@ async def probe(llm: "LLMClient", *, previous: Capabilities | None = None, recor
         caps.modes = {m: why for m, why in previous.modes.items() if why != "ok"}
     caps.context_tokens = _context_from_models(await _models(llm), llm.model)
 
-    single_latency: float | None = None
     for mode in MODES:
         if not caps.usable(mode):
             continue
@@ -206,7 +205,6 @@ async def probe(llm: "LLMClient", *, previous: Capabilities | None = None, recor
             records[-1].status, records[-1].error = "error", caps.modes[mode]
             continue
         caps.modes[mode] = "ok"
-        single_latency = single_latency or reply.latency
         if caps.mode is None:
             caps.mode = mode
             if not all_modes:
@@ -216,8 +214,7 @@ async def probe(llm: "LLMClient", *, previous: Capabilities | None = None, recor
 
     if caps.mode is not None:
         await _measure_speed(llm, caps, records, timeout)
-        if single_latency is not None:
-            caps.parallel = await _serves_in_parallel(llm, caps.mode, single_latency, records, timeout)
+        caps.parallel = await _serves_in_parallel(llm, caps.mode, records, timeout)
     caps.probed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return caps
 
@@ -240,18 +237,20 @@ async def _measure_speed(llm: "LLMClient", caps: Capabilities, records: list[Cal
         caps.output_tokens_per_second = round(max(produced, 1) / max(out.latency - reading, out.latency / 2), 1)
 
 
-async def _serves_in_parallel(llm: "LLMClient", mode: str, single: float, records: list[CallRecord],
-                              timeout: float) -> bool | None:
-    """Send a few identical tiny requests at once: a serial server takes about their sum."""
+async def _serves_in_parallel(llm: "LLMClient", mode: str, records: list[CallRecord], timeout: float) -> bool | None:
+    """One request alone, then a few identical ones at once: a serial server takes about their sum.
+    Both on warm connections, so connecting is not mistaken for queueing."""
     if llm.settings.concurrency <= 1:
         return None
     kwargs = llm.request_kwargs(mode, PROBE_MESSAGES, "probe", PROBE_SCHEMA, max_tokens=40)
     started = time.monotonic()
+    alone, _ = await _try(llm, records, dict(kwargs), mode, timeout)
+    single = time.monotonic() - started
+    started = time.monotonic()
     results = await asyncio.gather(*(_try(llm, records, dict(kwargs), mode, timeout) for _ in range(PARALLEL_REQUESTS)))
-    if any(reply is None for reply, _ in results):
+    if alone is None or any(reply is None for reply, _ in results):
         return None
-    wall = time.monotonic() - started
-    return wall < single * SERIAL_RATIO
+    return time.monotonic() - started < single * SERIAL_RATIO
 
 
 def format_report(caps: Capabilities) -> list[tuple[str, str]]:

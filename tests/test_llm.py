@@ -227,7 +227,7 @@ async def test_probe_measures_modes_usage_context_speed_and_parallelism():
 
 
 async def test_a_serial_server_gets_one_request_at_a_time_and_longer_timeouts():
-    with FakeOpenAI(serial=True, latency=0.15, usage=False) as fake:
+    with FakeOpenAI(serial=True, latency=0.3, usage=False) as fake:
         async with LLMClient(settings_for(fake, concurrency=4, timeout=1.0)) as llm:
             records: list[CallRecord] = []
             await generate(llm, records)
