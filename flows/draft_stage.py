@@ -144,7 +144,10 @@ def plan(ctx: "Context", day: str, style: str, max_stories: int, model: str, pro
             si = story_input(s, st)
             if instruction:
                 si.instruction = instruction
-            key = story_cache_key(si, model=model, style=style, prompts=prompts)
+            try:
+                key = story_cache_key(si, model=model, style=style, prompts=prompts)
+            except Exception:  # no template for this style: drafting says so per story
+                key = "no-prompt"
             if story_ids:
                 reason: str | None = "asked"
             elif d is not None and d.style != style:
@@ -179,11 +182,10 @@ def draft_stage(
     Each story is saved, with its LLM calls, as soon as it is answered.
     """
     from summarizer.drafting import EXTRACTIVE_MODEL
-    from summarizer.prompts import PromptSet
 
     settings = ctx.settings
     llm_cfg = settings.llm
-    prompts = PromptSet.load(settings.prompts_dir) if llm_cfg.configured else None
+    prompts = _load_prompts(ctx) if llm_cfg.configured else None
     model = llm_cfg.model if llm_cfg.configured else EXTRACTIVE_MODEL
     if not llm_cfg.configured:
         ctx.note(NO_LLM_NOTE)
@@ -205,6 +207,18 @@ def draft_stage(
         asyncio.run(_draft_async(ctx, day, p.todo, style, prompts, caps, saver))
     ctx.reporter.done("draft")
     return stats
+
+
+def _load_prompts(ctx: "Context"):
+    """The prompt templates; when they cannot be read the night goes on, each story then getting its
+    extractive draft marked with the reason (never a failed stage)."""
+    from summarizer.prompts import PromptError, PromptSet
+
+    try:
+        return PromptSet.load(ctx.settings.prompts_dir)
+    except PromptError as exc:
+        ctx.note(f"Prompt templates could not be loaded ({exc}): stories get extractive drafts for an editor.")
+        return PromptSet()
 
 
 class _Saver:

@@ -199,6 +199,22 @@ def test_an_llm_that_fails_queues_stories_for_a_human_and_a_rerun_repairs_them(
         assert "needs_human" not in statuses
 
 
+def test_missing_prompt_templates_mark_the_stories_and_the_night_goes_on(
+    tmp_path: Path, db_url: str, sample_server: str
+) -> None:
+    with FakeOpenAI() as fake:
+        env = _env(tmp_path, db_url, sample_server, llm=fake)
+        env["NEWSDESK_MAX_STORIES"] = "3"
+        env["NEWSDESK_PROMPTS_DIR"] = str(tmp_path / "no-prompts-here")
+        output = cli(env, "run", "--day", SAMPLE_DAY)
+        assert "Prompt templates could not be loaded" in output and "3 need a human" in output
+        assert fake.chat_calls == []
+    stories = json.loads(cli(env, "review", "list", "--day", SAMPLE_DAY, "--json"))["stories"]
+    assert len(stories) == 3 and all(r["status"] == "needs_human" for r in stories)
+    shown = json.loads(cli(env, "review", "show", str(stories[0]["id"]), "--json"))
+    assert "prompt not available" in shown["row"]["error"] and shown["summary"], "the extractive draft is kept"
+
+
 def test_one_story_is_regenerated_with_the_editors_instruction(tmp_path: Path, db_url: str, sample_server: str) -> None:
     with FakeOpenAI() as fake:
         env = _env(tmp_path, db_url, sample_server, llm=fake)
