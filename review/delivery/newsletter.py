@@ -30,10 +30,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from review.archive import _heading, _summary
 from review.delivery.settings import DeliverySettings
 from storage.deliveries import PublicationRef
+from summarizer.render import long_day
 
 TEMPLATES = Path(__file__).parent / "templates"
 UNSUBSCRIBE_SLOT = "https://newsdesk.invalid/unsubscribe/__UNSUBSCRIBE_TOKEN__"
-TOKEN_SLOT = "__UNSUBSCRIBE_TOKEN__"
 SECTIONS = {"header", "main", "article", "section", "footer", "nav", "aside"}
 BRANDS = {"awesome-ai-daily": "Awesome AI Daily", "ai-news-digest": "AI News Digest"}
 
@@ -170,7 +170,8 @@ def plain_text(markdown: str) -> str:
     for line in markdown.splitlines():
         m = re.match(r"^\[\^(\d+)\]:\s*(.*)$", line)
         if m:
-            body = _MD_LINK.sub(lambda x: f"{x.group(1)} <{x.group(2)}>", m.group(2))
+            body = _MD_LINK.sub(lambda x: f"{x.group(1)} <{x.group(2)}>", m.group(2)).replace("\\[", "[").replace("\\]", "]")
+            body = body.replace("&lt;", "<")
             lines.append(f"[{m.group(1)}] {body}")
             continue
         line = re.sub(r"\[\^(\d+)\]", r"[\1]", line)
@@ -182,9 +183,17 @@ def plain_text(markdown: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
+def page_title(pub: PublicationRef) -> str:
+    """The published heading: "# Title", or the first line that is not the correction note."""
+    first = next((ln.strip() for ln in pub.markdown.splitlines() if ln.strip() and not ln.startswith(">")), "")
+    return _heading(pub.markdown) or first or pub.title or f"AI news {pub.day}"
+
+
 def subject_of(pub: PublicationRef) -> str:
-    first = next((ln.strip() for ln in pub.markdown.splitlines() if ln.strip()), "")
-    title = _heading(pub.markdown) or first or pub.title or f"AI news {pub.day}"
+    """The page's heading ("Awesome AI Daily | day", or the digest's title); a bare brand gets the date."""
+    title = page_title(pub)
+    if title in BRANDS.values():
+        title = f"{title} · {long_day(pub.day)}"
     if pub.revision > 1:
         return f"Correction: {title}"
     return title

@@ -19,7 +19,7 @@ from typing import Callable
 import lxml.html
 import regex
 
-from review.archive import _heading
+from review.delivery.newsletter import page_title
 from storage.deliveries import PublicationRef
 
 URL_RE = re.compile(r"https?://\S+")
@@ -70,8 +70,7 @@ def headlines(pub: PublicationRef) -> list[str]:
 
 
 def title_line(pub: PublicationRef) -> str:
-    first = next((ln.strip() for ln in pub.markdown.splitlines() if ln.strip()), "")
-    title = _heading(pub.markdown) or first or pub.title or f"AI news {pub.day}"
+    title = page_title(pub)
     if pub.revision > 1:
         return f"Corrected ({(pub.note or 'corrected').strip()}): {title}"
     return title
