@@ -86,7 +86,7 @@ def compose(title: str, items: list[str], url: str | None, fits: Callable[[str],
         lines = [head, ""]
         lines += [f"• {h}" for h in items[:n]]
         if n < len(items):
-            lines.append(f"…and {len(items) - n} more" if n else f"{len(items)} stories")
+            lines.append(f"…and {len(items) - n} more" if n else f"{len(items)} {'story' if len(items) == 1 else 'stories'}")
         if url:
             lines += ["", url]
         return "\n".join(lines).strip()
