@@ -408,7 +408,7 @@ def publish(
         for f in result.files:
             out.print(f"  {f}", highlight=False)
         if (email or post) and not send_after_publish(s, day, email=email, channels=post or [], notify=notify,
-                                                      actor=_actor(editor), print_line=lambda x: out.print(x, highlight=False)):
+                                                      actor=_actor(editor), print_line=lambda x: out.print(x, highlight=False, soft_wrap=True)):
             raise typer.Exit(3)
     guarded(body)
 
@@ -432,7 +432,7 @@ def send(
         s = settings()
         check_send_options(s, email, post or [])
         return send_after_publish(s, day, email=email, channels=post or [], notify=notify, actor=_actor(editor),
-                                  print_line=lambda x: out.print(x, highlight=False))
+                                  print_line=lambda x: out.print(x, highlight=False, soft_wrap=True))
     if not guarded(body):
         raise typer.Exit(3)
 

@@ -50,7 +50,7 @@ def subscribers_add(
                 address, status = row.email, row.status
         finally:
             db.dispose()
-        out.print(f"{'added' if changed else 'already'} {status}: {address}", highlight=False)
+        out.print(f"{'added' if changed else 'already'} {status}: {address}", highlight=False, soft_wrap=True)
     guarded(body)
 
 
@@ -72,7 +72,7 @@ def subscribers_remove(
                 subscribers.remove(s, email, actor(editor), forget=forget)
         finally:
             db.dispose()
-        out.print(f"{'forgot' if forget else 'unsubscribed'} {email.strip().lower()}", highlight=False)
+        out.print(f"{'forgot' if forget else 'unsubscribed'} {email.strip().lower()}", highlight=False, soft_wrap=True)
     guarded(body)
 
 
@@ -101,8 +101,8 @@ def subscribers_list(
             return
         for r in rows:
             extra = f"\t{r['last_error']}" if r["last_error"] else ""
-            out.print(f"{r['email']}\t{r['status']}\t{r['source']}\t{r['since'][:10]}{extra}", highlight=False)
-        out.print(", ".join(f"{n} {k}" for k, n in sorted(totals.items())) or "no subscribers yet", highlight=False)
+            print(f"{r['email']}\t{r['status']}\t{r['source']}\t{r['since'][:10]}{extra}")  # tab-separated, for scripts
+        out.print(", ".join(f"{n} {k}" for k, n in sorted(totals.items())) or "no subscribers yet", highlight=False, soft_wrap=True)
     guarded(body)
 
 
@@ -125,9 +125,9 @@ def subscribers_import(
         finally:
             db.dispose()
         out.print(f"imported {file.name}: {report.added} added, {report.reactivated} re-activated, {report.unchanged} unchanged, "
-                  f"{len(report.kept_out)} kept out (unsubscribed or bounced), {len(report.invalid)} invalid", highlight=False)
+                  f"{len(report.kept_out)} kept out (unsubscribed or bounced), {len(report.invalid)} invalid", highlight=False, soft_wrap=True)
         for line in report.invalid[:50]:
-            out.print(f"  ! {line}", highlight=False)
+            out.print(f"  ! {line}", highlight=False, soft_wrap=True)
     guarded(body)
 
 
