@@ -69,6 +69,11 @@ def sent_targets(session: Session, publication_ids: list[int], channel: str) -> 
         Delivery.publication_id.in_(publication_ids), Delivery.channel == channel, Delivery.status == "sent")))
 
 
+def targets_with_status(session: Session, publication_id: int, channel: str, status: str) -> set[str]:
+    return set(session.scalars(select(Delivery.target).where(
+        Delivery.publication_id == publication_id, Delivery.channel == channel, Delivery.status == status)))
+
+
 def claim(db: Database, publication_id: int, channel: str, target: str, *, subscriber_id: int | None = None,
           actor: str = "newsdesk", lease_seconds: float = 600, retry_failed: bool = False) -> int | None:
     """Take the right to send; returns the delivery id, or None when it is sent, final, or someone else's."""

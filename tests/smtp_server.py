@@ -40,6 +40,8 @@ class Handler:
     received: list[Received] = field(default_factory=list)
     script: dict[str, list[str]] = field(default_factory=dict)  # recipient -> answers to RCPT, in order
     rcpt_attempts: dict[str, int] = field(default_factory=dict)
+    data_script: dict[str, str] = field(default_factory=dict)  # recipient -> the answer to its DATA
+    mail_answer: str | None = None  # the answer to MAIL FROM, when not 250
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_message: object = None  # called with each Received, in the server's thread
 
@@ -55,7 +57,17 @@ class Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        if self.mail_answer:
+            return self.mail_answer
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        for rcpt in envelope.rcpt_tos:
+            if rcpt in self.data_script:
+                return self.data_script[rcpt]
         raw = envelope.original_content or envelope.content
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         item = Received(envelope.mail_from, list(envelope.rcpt_tos), msg, time.monotonic(), raw)

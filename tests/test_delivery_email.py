@@ -20,7 +20,7 @@ from smtp_server import SmtpServer
 from storage import desk, subscribers
 from storage.db import Database
 from storage.models import Delivery, Subscriber
-from test_review_http import DAY, SITE, XSS, seed
+from test_review_http import DAY, SITE, seed
 
 DESK = "https://desk.news.example.org"
 FROM = "AI News Digest <digest@news.example.org>"
@@ -144,6 +144,36 @@ def test_a_permanent_failure_is_recorded_for_that_reader_and_never_retried(day: 
     with day.session() as s:
         reader = s.scalars(select(Subscriber).where(Subscriber.email == "reader3@example.com")).one()
     assert reader.status == "bounced" and "550" in (reader.last_error or "")
+
+
+def test_a_refused_message_fails_that_send_only_and_a_refused_sender_stops_the_run(day: Database) -> None:
+    with SmtpServer() as smtp:
+        smtp.handler.data_script["reader1@example.com"] = "554 5.7.1 Message rejected as spam"
+        report = send_revision_sync(day, delivery_settings(smtp), DAY, email=True)
+        assert report.email == {"failed": 1, "sent": 4}
+        assert status_of(day, "reader1@example.com") == "active"  # the address is fine: not bounced
+        add_readers(day, ["late@example.com"])
+        smtp.handler.mail_answer = "553 5.7.1 Sender address rejected: not owned by user"
+        stopped = send_revision_sync(day, delivery_settings(smtp), DAY, email=True)
+    assert stopped.stopped and "refuses our sender" in stopped.stopped and stopped.email == {"already": 4, "not_retried": 1, "deferred": 1}
+    assert status_of(day, "late@example.com") == "active"
+
+
+def test_the_run_stops_when_the_server_refuses_the_message_again_and_again(day: Database) -> None:
+    add_readers(day, [f"more{i}@example.com" for i in range(5)])
+    with SmtpServer() as smtp:
+        for a in READERS:
+            smtp.handler.data_script[a] = "552 5.3.4 Message size exceeds fixed limit"
+        report = send_revision_sync(day, delivery_settings(smtp), DAY, email=True)
+        assert len(smtp.received) == 0
+    assert report.email == {"failed": 5} and "5 times in a row" in report.stopped
+    with day.session() as s:
+        assert subscribers.counts(s) == {"active": 10}
+
+
+def status_of(db: Database, address: str) -> str:
+    with db.session() as s:
+        return s.scalars(select(Subscriber.status).where(Subscriber.email == address)).one()
 
 
 def test_4xx_past_the_retries_is_deferred_and_the_next_run_sends_it(day: Database) -> None:

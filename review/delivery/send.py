@@ -30,6 +30,7 @@ from storage.models import Subscriber
 
 log = logging.getLogger(__name__)
 MAX_LISTED_ERRORS = 20
+MAX_REFUSED_IN_A_ROW = 5  # 5xx to the message itself (spam filter, size): a content problem, not the readers'
 
 
 @dataclass
@@ -50,7 +51,8 @@ class SendReport:
         if self.email:
             e = self.email
             out.append(f"  email: {e.get('sent', 0)} sent, {e.get('already', 0)} already had it, {e.get('deferred', 0)} deferred, "
-                       f"{e.get('failed', 0)} failed for good, {e.get('skipped', 0)} skipped")
+                       f"{e.get('failed', 0)} failed for good, {e.get('skipped', 0)} skipped"
+                       + (f", {e['not_retried']} failed before (not retried)" if e.get("not_retried") else ""))
         for ch, status in self.channels.items():
             out.append(f"  {ch}: {status}")
         out += [f"  ! {e}" for e in self.errors]
@@ -98,16 +100,21 @@ async def _send_email(db: Database, settings: DeliverySettings, pub: Publication
     email = settings.email
     with db.session() as s:
         done = deliveries.sent_targets(s, [pub.id], EMAIL)
+        refused = deliveries.targets_with_status(s, pub.id, EMAIL, "failed")
         had_day = deliveries.sent_targets(s, deliveries.earlier_revisions(s, pub), EMAIL) if pub.revision > 1 else set()
         readers = subscribers.active_ids(s)
     if had_day and not notify:
         report.notes.append(f"a correction: {len(had_day)} readers who had the day are not mailed again (ask with --notify)")
     pacer = Pacer(email.rate_per_second, sleep=sleep)
+    refused_in_a_row = 0
     async with SmtpMailer(smtp, max_retries=email.max_retries, backoff_seconds=email.backoff_seconds, sleep=sleep) as mailer:
         for sid in readers:
             target = str(sid)
             if target in done:
                 report.count("already")
+                continue
+            if target in refused:  # a permanent failure is never retried
+                report.count("not_retried")
                 continue
             if target in had_day and not notify:
                 report.count("skipped")
@@ -137,11 +144,15 @@ async def _send_email(db: Database, settings: DeliverySettings, pub: Publication
             deliveries.finish(db, delivery_id, outcome.status, attempts=outcome.attempts, error=outcome.error,
                               remote_id=edition.message_id(reader) if outcome.status == "sent" else None)
             report.count(outcome.status)
-            if outcome.status == "failed":
+            if outcome.bounce:
                 with db.session() as s:
                     subscribers.mark_bounced(s, sid, outcome.error or "permanent failure")
+            refused_in_a_row = refused_in_a_row + 1 if outcome.status == "failed" and not outcome.bounce else 0
             if outcome.status != "sent" and len(report.errors) < MAX_LISTED_ERRORS:
                 report.errors.append(f"{reader.email}: {outcome.status}: {outcome.error}")
+            if refused_in_a_row >= MAX_REFUSED_IN_A_ROW:  # the message, not the readers: stop before it hits everyone
+                report.stopped = f"the server refused the message {refused_in_a_row} times in a row ({outcome.error})"
+                return
 
 
 async def _post_channels(db: Database, settings: DeliverySettings, pub: PublicationRef, names: list[str], report: SendReport,

@@ -5,7 +5,9 @@ Answers are sorted the way mail servers mean them:
 - 4xx (greylisting, mailbox busy, 421 closing) and dropped connections or
   timeouts: tried again after a backoff that doubles, then left `deferred`
   for the next run;
-- 5xx for a recipient or its data: `failed`, final, never retried;
+- 5xx for a recipient: `failed`, final, and the address is marked bounced;
+- 5xx for one message's data: `failed` for that send (the reader stays);
+- 5xx for our sender address: the same for everyone, so the run stops;
 - the server itself unusable (cannot connect after the retries, login
   refused): `SmtpUnavailable`, which stops the run so no reader is marked
   failed for the server's fault.
@@ -36,6 +38,7 @@ class SendOutcome:
     attempts: int
     error: str | None = None
     code: int | None = None
+    bounce: bool = False  # the address itself was refused for good (5xx to RCPT): never mail it again
 
 
 class Pacer:
@@ -118,15 +121,12 @@ class SmtpMailer:
 
     async def send(self, msg: EmailMessage) -> SendOutcome:
         """Send one message (one recipient); never raises for the recipient's or a 4xx answer."""
-        attempts, last, connect_failures = 0, "", 0
+        attempts, last = 0, ""
         for attempt in range(self.max_retries + 1):
             attempts = attempt + 1
             try:
                 client = await self._connected()
-            except SmtpUnavailable:
-                raise
             except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
-                connect_failures += 1
                 last = f"cannot connect to {self.settings.describe()}: {_describe(exc)}"
                 code = _code(exc)
                 if code is not None and 500 <= code < 600:
@@ -143,7 +143,10 @@ class SmtpMailer:
                 last = _describe(exc)
                 if code is not None and 500 <= code < 600:
                     await self._reset()
-                    return SendOutcome("failed", attempts, last, code)
+                    if isinstance(exc, aiosmtplib.SMTPSenderRefused):  # our From is refused: the same for everyone
+                        raise SmtpUnavailable(f"the server refuses our sender: {last}") from exc
+                    rcpt = isinstance(exc, (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPRecipientRefused))
+                    return SendOutcome("failed", attempts, last, code, bounce=rcpt)
                 if code == 421:  # the server is closing this connection: reconnect on the next try
                     self._drop()
                 else:
