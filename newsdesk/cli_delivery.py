@@ -30,6 +30,16 @@ def _db():
     return cli._ready_db()
 
 
+def _in_session(work: Callable[[Any], Any]) -> Any:
+    """Run `work(session)` in one transaction on a ready database, then let the database go."""
+    db = _db()
+    try:
+        with db.session() as s:
+            return work(s)
+    finally:
+        db.dispose()
+
+
 @subscribers_app.command("add")
 def subscribers_add(
     email: str = typer.Argument(..., help="The address."),
@@ -43,13 +53,11 @@ def subscribers_add(
     settings, guarded, out, actor = _ctx()
 
     def body() -> None:
-        db = _db()
-        try:
-            with db.session() as s:
-                row, changed = subscribers.add(s, email, actor(editor), name=name, force=force)
-                address, status = row.email, row.status
-        finally:
-            db.dispose()
+        def add(s: Any) -> tuple[str, str, bool]:
+            row, changed = subscribers.add(s, email, actor(editor), name=name, force=force)
+            return row.email, row.status, changed
+
+        address, status, changed = _in_session(add)
         out.print(f"{'added' if changed else 'already'} {status}: {address}", highlight=False, soft_wrap=True)
     guarded(body)
 
@@ -66,12 +74,7 @@ def subscribers_remove(
     settings, guarded, out, actor = _ctx()
 
     def body() -> None:
-        db = _db()
-        try:
-            with db.session() as s:
-                subscribers.remove(s, email, actor(editor), forget=forget)
-        finally:
-            db.dispose()
+        _in_session(lambda s: subscribers.remove(s, email, actor(editor), forget=forget))
         out.print(f"{'forgot' if forget else 'unsubscribed'} {email.strip().lower()}", highlight=False, soft_wrap=True)
     guarded(body)
 
@@ -87,15 +90,13 @@ def subscribers_list(
     settings, guarded, out, actor = _ctx()
 
     def body() -> None:
-        db = _db()
-        try:
-            with db.session() as s:
-                rows = [{"email": r.email, "name": r.name, "status": r.status, "source": r.source,
-                         "since": (r.confirmed_at or r.created_at).isoformat(), "last_error": r.last_error}
-                        for r in subscribers.list_subscribers(s, status)]
-                totals = subscribers.counts(s)
-        finally:
-            db.dispose()
+        def read(s: Any) -> tuple[list[dict[str, Any]], dict[str, int]]:
+            rows = [{"email": r.email, "name": r.name, "status": r.status, "source": r.source,
+                     "since": (r.confirmed_at or r.created_at).isoformat(), "last_error": r.last_error}
+                    for r in subscribers.list_subscribers(s, status)]
+            return rows, subscribers.counts(s)
+
+        rows, totals = _in_session(read)
         if as_json:
             print(json.dumps({"subscribers": rows, "counts": totals}, indent=2))
             return
@@ -118,12 +119,7 @@ def subscribers_import(
 
     def body() -> None:
         text = file.read_text(encoding="utf-8-sig", errors="replace")
-        db = _db()
-        try:
-            with db.session() as s:
-                report = subscribers.import_csv(s, text, actor(editor))
-        finally:
-            db.dispose()
+        report = _in_session(lambda s: subscribers.import_csv(s, text, actor(editor)))
         out.print(f"imported {file.name}: {report.added} added, {report.reactivated} re-activated, {report.unchanged} unchanged, "
                   f"{len(report.kept_out)} kept out (unsubscribed or bounced), {len(report.invalid)} invalid", highlight=False, soft_wrap=True)
         for line in report.invalid[:50]:
