@@ -209,7 +209,7 @@ def test_a_crash_between_sends_then_a_rerun_mails_nobody_twice_and_skips_nobody(
     with SmtpServer() as smtp:
         env = {**os.environ, "NEWSDESK_DATABASE_URL": day.url, "NEWSDESK_DATA_DIR": str(tmp_path / "data"),
                "NEWSDESK_SMTP_URL": smtp.url(), "NEWSDESK_EMAIL_FROM": FROM, "NEWSDESK_PUBLIC_URL": DESK,
-               "NEWSDESK_SITE_URL": SITE, "NEWSDESK_EMAIL_RATE": "1.5"}
+               "NEWSDESK_SITE_URL": SITE, "NEWSDESK_EMAIL_RATE": "1"}
         proc = subprocess.Popen([sys.executable, "-m", "newsdesk.cli", "send", "--day", DAY, "--email"], cwd=REPO, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
