@@ -458,9 +458,13 @@ def publish(
     style: Optional[str] = typer.Option(None, "--style", help="awesome-ai-daily (default) or ai-news-digest."),
     note: Optional[str] = typer.Option(None, "--note", help="Correction note when republishing."),
     editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+    email: bool = typer.Option(False, "--email", help="Then email it to every active subscriber (once each, whatever happens)."),
+    post: Optional[list[str]] = typer.Option(None, "--post", help="Then post it: discord, telegram, mastodon, bluesky or all (repeatable)."),
+    notify: bool = typer.Option(False, "--notify", help="A correction is emailed/posted to those who had the day only with this."),
 ) -> None:
     """Publish a day's approved stories: Markdown, HTML archive, RSS/Atom and JSON Feed."""
     from newsdesk.config import STYLES, parse_day
+    from newsdesk.cli_delivery import check_send_options, send_after_publish
 
     def body() -> None:
         parse_day(day)
@@ -469,6 +473,7 @@ def publish(
         from review.publishing import publish_day
 
         s = settings()
+        check_send_options(s, email, post or [])
         db = _ready_db()
         target = out_dir or s.publish_dir
         result = publish_day(db, day, _actor(editor), target, style=style, note=note, site_url=s.site_url, webhook_url=s.webhook_url)
@@ -476,7 +481,34 @@ def publish(
         out.print(f"published {day} (revision {result.revision}) to {target}", highlight=False)
         for f in result.files:
             out.print(f"  {f}", highlight=False)
+        if (email or post) and not send_after_publish(s, day, email=email, channels=post or [], notify=notify,
+                                                      actor=_actor(editor), print_line=lambda x: out.print(x, highlight=False, soft_wrap=True)):
+            raise typer.Exit(3)
     guarded(body)
+
+
+@app.command()
+def send(
+    day: str = typer.Option(..., "--day", help="A published day YYYY-MM-DD (its latest revision)."),
+    email: bool = typer.Option(False, "--email", help="Email every active subscriber who has not had it."),
+    post: Optional[list[str]] = typer.Option(None, "--post", help="discord, telegram, mastodon, bluesky or all (repeatable)."),
+    notify: bool = typer.Option(False, "--notify", help="Send a correction to those who already had the day."),
+    editor: Optional[str] = typer.Option(None, "--as", help="Who sends (audit log)."),
+) -> None:
+    """Send (or finish sending) a published day without republishing it; safe to run again."""
+    from newsdesk.config import parse_day
+    from newsdesk.cli_delivery import check_send_options, send_after_publish
+
+    def body() -> bool:
+        parse_day(day)
+        if not email and not post:
+            raise ConfigError("nothing to send: add --email and/or --post CHANNEL")
+        s = settings()
+        check_send_options(s, email, post or [])
+        return send_after_publish(s, day, email=email, channels=post or [], notify=notify, actor=_actor(editor),
+                                  print_line=lambda x: out.print(x, highlight=False, soft_wrap=True))
+    if not guarded(body):
+        raise typer.Exit(3)
 
 
 # ---------------------------------------------------------------- sources
@@ -582,6 +614,15 @@ def _mount_users() -> None:
 
 
 _mount_users()
+
+
+def _mount_subscribers() -> None:
+    from newsdesk.cli_delivery import subscribers_app
+
+    app.add_typer(subscribers_app, name="subscribers")
+
+
+_mount_subscribers()
 
 
 @app.command()

@@ -14,6 +14,7 @@ from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from extractors.http import HttpSettings
+from review.delivery.settings import ChannelSettings, DeliverySettings, EmailSettings, check_public_url, parse_smtp_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STYLES = ("awesome-ai-daily", "ai-news-digest")
@@ -88,6 +89,7 @@ class Settings:
     secret_key: str | None = None
     llm: LLMConfig = field(default_factory=lambda: LLMConfig(None, None, "gpt-4.1-mini"))
     http: HttpSettings = field(default_factory=HttpSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -132,6 +134,42 @@ def _llm_mode(raw: str | None) -> str | None:
     if raw not in LLM_MODES:
         raise ConfigError(f"NEWSDESK_LLM_MODE must be one of {', '.join(LLM_MODES)}, not {raw!r}")
     return raw
+
+
+def _delivery(env: Mapping[str, str], site_url: str | None) -> DeliverySettings:
+    """The newsletter (SMTP, sender, public desk URL, pacing) and the chat/social channels."""
+    try:
+        smtp = parse_smtp_url(env["NEWSDESK_SMTP_URL"]) if env.get("NEWSDESK_SMTP_URL") else None
+        desk_url = check_public_url(env["NEWSDESK_PUBLIC_URL"], "NEWSDESK_PUBLIC_URL") if env.get("NEWSDESK_PUBLIC_URL") else None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    rate = float(_number(env, "NEWSDESK_EMAIL_RATE", 5.0))
+    if rate <= 0:
+        raise ConfigError("NEWSDESK_EMAIL_RATE must be a positive number of messages per second")
+    email = EmailSettings(
+        smtp=smtp,
+        from_addr=env.get("NEWSDESK_EMAIL_FROM") or None,
+        reply_to=env.get("NEWSDESK_EMAIL_REPLY_TO") or None,
+        desk_url=desk_url,
+        unsubscribe_mailto=env.get("NEWSDESK_EMAIL_UNSUBSCRIBE_MAILTO") or None,
+        rate_per_second=rate,
+        max_retries=int(_number(env, "NEWSDESK_EMAIL_RETRIES", 3, int)),
+        subscribe_form=_bool(env, "NEWSDESK_SUBSCRIBE_FORM", True),
+        confirm_max_age=int(float(_number(env, "NEWSDESK_CONFIRM_HOURS", 48.0)) * 3600),
+    )
+    channels = ChannelSettings(
+        discord_webhook_url=env.get("NEWSDESK_DISCORD_WEBHOOK_URL") or None,
+        telegram_bot_token=env.get("NEWSDESK_TELEGRAM_BOT_TOKEN") or None,
+        telegram_chat_id=env.get("NEWSDESK_TELEGRAM_CHAT_ID") or None,
+        telegram_base_url=(env.get("NEWSDESK_TELEGRAM_BASE_URL") or "https://api.telegram.org").rstrip("/"),
+        mastodon_base_url=(env.get("NEWSDESK_MASTODON_BASE_URL") or "").rstrip("/") or None,
+        mastodon_token=env.get("NEWSDESK_MASTODON_TOKEN") or None,
+        mastodon_max_chars=int(_number(env, "NEWSDESK_MASTODON_MAX_CHARS", 500, int)),
+        bluesky_handle=env.get("NEWSDESK_BLUESKY_HANDLE") or None,
+        bluesky_app_password=env.get("NEWSDESK_BLUESKY_APP_PASSWORD") or None,
+        bluesky_base_url=(env.get("NEWSDESK_BLUESKY_BASE_URL") or "https://bsky.social").rstrip("/"),
+    )
+    return DeliverySettings(email=email, channels=channels, site_url=site_url)
 
 
 def parse_day(value: str) -> date:
@@ -193,4 +231,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=env.get("NEWSDESK_SECRET_KEY") or None,
         llm=llm,
         http=http,
+        delivery=_delivery(env, env.get("NEWSDESK_SITE_URL") or None),
     )

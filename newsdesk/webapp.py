@@ -40,4 +40,5 @@ def build_app(settings: Settings):
         site_url=settings.site_url,
         webhook_url=settings.webhook_url,
         regenerate=regenerate if settings.llm.configured else None,
+        delivery=settings.delivery,
     ))

@@ -64,9 +64,9 @@ def create_app(settings: ReviewSettings) -> FastAPI:
     _exception_handlers(app)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
-    from review.routes import auth, digest, queue, story, users
+    from review.routes import auth, delivery, digest, queue, story, users
 
-    for module in (auth, queue, story, digest, users):
+    for module in (auth, queue, story, digest, users, delivery):
         app.include_router(module.router)
     return app
 

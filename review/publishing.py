@@ -125,6 +125,7 @@ def publish_day(
             return md
 
         pub = desk.publish(s, day, actor, render, style=style, note=(note or "").strip() or None)
+        pub.html = rendered["html"]  # the page as published: the newsletter is built from it
         revision, stories, published_at = pub.revision, len(pub.story_ids), pub.published_at
         md_path, html_path = out_dir / f"{day}.md", out_dir / f"{day}.html"
         archive.write_atomic(md_path, rendered["md"])

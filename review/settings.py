@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable
 
+from review.delivery.settings import DeliverySettings
+
 RegenerateHook = Callable[[int, "str | None", str], Awaitable[None]]
 """regenerate(story_id, instruction, actor): redraft one story (the lead wires it to the drafter)."""
 
@@ -23,6 +25,7 @@ class ReviewSettings:
     flag_failing_after: int = 3  # a source failing this many nights in a row is flagged
     default_style: str = "awesome-ai-daily"
     regenerate: RegenerateHook | None = None
+    delivery: DeliverySettings | None = None  # newsletter and channels; None: sending is off
 
     def __post_init__(self) -> None:
         if not self.secret_key or len(self.secret_key) < 16:

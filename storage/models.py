@@ -271,6 +271,7 @@ class Publication(Base):
     note: Mapped[str | None] = mapped_column(Text)  # correction note
     published_by: Mapped[str] = mapped_column(String(200))
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    html: Mapped[str | None] = mapped_column(Text)  # the day page as published; the email is built from it
 
 
 class LLMCall(Base):
@@ -346,4 +347,51 @@ class AuditLog(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscriber(Base):
+    """A newsletter reader; an unsubscribe is kept (the row stays, marked), so no import re-adds them."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|active|unsubscribed|bounced
+    token: Mapped[str] = mapped_column(String(64), unique=True)  # in the unsubscribe link; random, never reused
+    source: Mapped[str] = mapped_column(String(20), default="cli")  # cli|import|form
+    last_error: Mapped[str | None] = mapped_column(Text)  # why a send failed for good
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+
+
+class Delivery(Base):
+    """One send of one published revision to one target: a subscriber, or a chat/social channel.
+
+    The unique key (publication, channel, target) is the idempotency key: a
+    send claims its row before it talks to the server, so a rerun, a retry or
+    a second click never sends the same revision to the same target twice.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("publication_id", "channel", "target", name="uq_deliveries_key"),
+        Index("ix_deliveries_subscriber", "subscriber_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))  # email|discord|telegram|mastodon|bluesky
+    target: Mapped[str] = mapped_column(String(100))  # subscriber id for email, the channel name otherwise
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20), default="sending")  # sending|sent|deferred|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    remote_id: Mapped[str | None] = mapped_column(Text)  # Message-ID, chat message id or post URL
+    actor: Mapped[str] = mapped_column(String(200), default="newsdesk")
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -136,7 +136,7 @@ def post(client: TestClient, path: str, data: dict | None = None, page: str = "/
 # ------------------------------------------------------------------ auth
 
 
-PUBLIC = {"/login", "/static"}
+PUBLIC = {"/login", "/static", "/subscribe", "/subscribe/confirm", "/unsubscribe/{token}"}  # the newsletter pages are for readers
 
 
 def routes_of(app) -> list[tuple[str, str]]:

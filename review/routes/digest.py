@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from review.publishing import publish_day
+from review.routes.delivery import delivery_options, start_send
 from review.queries import digest_extras
 from review.rendering import STYLES, render_html, render_markdown, renderer_available
 from review.users import Account
@@ -30,7 +31,7 @@ def _page(request: Request, day: str, status_code: int = 200, **extra: Any) -> R
         request, "digest.html", status_code=status_code,
         day=day, nav_day=day, data=data, extras=extras, waiting=waiting, styles=STYLES,
         style=style if style in STYLES else data.style, real_renderer=renderer_available(),
-        title=f"Digest · {day}", **extra,
+        title=f"Digest · {day}", sending=delivery_options(request), **extra,
     )
 
 
@@ -125,7 +126,8 @@ def restore(day: str, request: Request, version: int = Form(...), story_id: int 
 
 
 @router.post("/digest/{day}/publish")
-async def publish(day: str, request: Request, version: int = Form(...), note: str = Form(""), style: str = Form(""),
+async def publish(day: str, request: Request, background: BackgroundTasks, version: int = Form(...), note: str = Form(""),
+                  style: str = Form(""), send_email: str = Form(""), notify: str = Form(""),
                   user: Account = Depends(require_user)) -> Response:
     """Editors publish; correcting an already published digest is for admins."""
     check_day(day)
@@ -154,6 +156,12 @@ async def publish(day: str, request: Request, version: int = Form(...), note: st
         )
     except desk.InvalidAction as exc:
         return await run_in_threadpool(_page, request, day, 400, error=str(exc))
+    channels = [str(c) for c in (await request.form()).getlist("send_channel")]
+    if (send_email or channels) and user.is_admin:  # sending is for admins; the send page shows progress
+        problem = start_send(request, background, day, user.name, email=bool(send_email), channels=channels, notify=bool(notify))
+        if problem:
+            return await run_in_threadpool(_page, request, day, 200, error=f"Published revision {result.revision}, but nothing was sent: {problem}")
+        return RedirectResponse(f"/digest/{day}/email?ok=sending", status_code=303)
     if result.webhook_error:
         return await run_in_threadpool(
             _page, request, day, 200,
