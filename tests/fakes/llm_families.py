@@ -17,8 +17,9 @@ Every server
   seconds per reply, holding one of `parallel` slots (None: unlimited) meanwhile;
 - answers `stream: true` with server-sent events, the tokens spread over the generation time;
 - cuts the reply at max_tokens (finish_reason "length");
-- fails on demand: `inject("timeout", "server_error", "truncated", "disconnect", ...)` queues
-  failures for the next chat requests (see FAILURES).
+- fails on demand: `inject("timeout", "server_error", ...)` queues failures for the next chat
+  requests; `inject("server_error", when=lambda r: "Kestrel" in r.text(), times=None)` fails
+  every request about one story (see FAILURES).
 
 Families differ in what they accept and how they say no:
 - LlamaCppServer: llama-cpp-python 0.3.x (`python -m llama_cpp.server`): json_schema -> HTTP 500;
@@ -39,7 +40,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .small_model import ANY_JSON, SCHEMA, TEXT, SmallModel, estimate_tokens, message_text
 
@@ -111,7 +112,7 @@ class FamilyServer:
         self.requests: list[Recorded] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self._failures: list[str] = []
+        self._failures: list[list[Any]] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.parallel) if self.parallel else None
         self._stopping = threading.Event()
@@ -161,14 +162,28 @@ class FamilyServer:
 
     # --- scripting and inspection --------------------------------------------------------
 
-    def inject(self, *failures: str) -> "FamilyServer":
-        """Fail the next chat requests, one failure each, in order (see FAILURES)."""
+    def inject(self, *failures: str, when: Callable[[Recorded], bool] | None = None,
+               times: int | None = 1) -> "FamilyServer":
+        """Fail chat requests (see FAILURES): each failure hits the next request for which `when`
+        is true (any request by default), `times` times (None: for ever), in the order given."""
         for f in failures:
             if f not in FAILURES:
                 raise ValueError(f"unknown failure {f!r}; one of {FAILURES}")
         with self._lock:
-            self._failures.extend(failures)
+            self._failures.extend([f, when, times] for f in failures)
         return self
+
+    def _take_failure(self, rec: Recorded) -> str | None:
+        with self._lock:
+            for entry in self._failures:
+                kind, when, times = entry
+                if when is None or when(rec):
+                    if times is not None:
+                        entry[2] = times - 1
+                        if entry[2] <= 0:
+                            self._failures.remove(entry)
+                    return kind
+        return None
 
     @property
     def chat_requests(self) -> list[Recorded]:
@@ -189,8 +204,11 @@ class FamilyServer:
               code: Any = None) -> dict[str, Any]:
         return {"error": {"message": message, "type": type_ or "invalid_request_error", "param": param, "code": code}}
 
+    def authorize(self, headers: dict[str, str]) -> None:
+        """Raise _Reject when the family wants an API key and this one is wrong (local servers don't)."""
+
     def check(self, body: dict[str, Any], headers: dict[str, str]) -> None:
-        """Raise _Reject for a request this family refuses."""
+        """Raise _Reject for a chat request this family refuses."""
 
     def constraint(self, body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         """What the family constrains the reply with: (SCHEMA, schema) | (ANY_JSON, None) | (TEXT, None)."""
@@ -240,6 +258,12 @@ class FamilyServer:
         with self._lock:
             self.requests.append(rec)
         route = path.rstrip("/")
+        try:
+            self.authorize(headers)
+        except _Reject as r:
+            rec.status, rec.kind, rec.error = r.status, r.kind, _message(r.payload)
+            self._send(req, rec, r.status, r.payload, r.headers)
+            return
         if method == "GET" and route == "/v1/models":
             with self._slot():
                 rec.status, rec.kind = 200, "ok"
@@ -288,8 +312,7 @@ class FamilyServer:
             rec.status, rec.kind, rec.error = r.status, r.kind, _message(r.payload)
             self._send(req, rec, r.status, r.payload, r.headers)
             return
-        with self._lock:
-            failure = self._failures.pop(0) if self._failures else None
+        failure = self._take_failure(rec)
         with self._slot():
             if failure == "disconnect":
                 rec.status, rec.kind = 0, failure
@@ -726,12 +749,14 @@ class OpenAIServer(FamilyServer):
         return {"object": "list", "data": [{"id": self.model, "object": "model", "created": 1721172741,
                                             "owned_by": "system"}]}
 
-    def check(self, body: dict[str, Any], headers: dict[str, str]) -> None:
+    def authorize(self, headers: dict[str, str]) -> None:
         if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
             given = headers.get("authorization", "").removeprefix("Bearer ")
             raise _Reject(401, self.error(401, f"Incorrect API key provided: {given[:3]}***. You can find your "
                                                "API key at https://platform.openai.com/account/api-keys.",
                                           code="invalid_api_key"))
+
+    def check(self, body: dict[str, Any], headers: dict[str, str]) -> None:
         if self.reasoning and body.get("max_tokens") is not None:
             raise _Reject(400, self.error(400, "Unsupported parameter: 'max_tokens' is not supported with this "
                                                "model. Use 'max_completion_tokens' instead.", param="max_tokens",

@@ -33,7 +33,7 @@ ANY_JSON = "json"
 TEXT = "text"
 SCHEMA = "schema"
 
-_TAG_BLOCK = re.compile(r"<(?P<tag>[A-Za-z_][\w-]*)\b(?P<attrs>[^>]*)>(?P<body>.*?)</(?P=tag)\s*>", re.DOTALL)
+_OPEN_TAG = re.compile(r"<(?P<tag>[A-Za-z_][\w-]*)\b(?P<attrs>[^>]*)>")
 _LABEL_ATTR = re.compile(r"""\b(?:id|n|num|number|index|ref|key)\s*=\s*["']?(?P<label>[^"'\s>]+)""", re.IGNORECASE)
 _TITLE_ATTR = re.compile(r"""\btitle\s*=\s*["'](?P<title>[^"']*)["']""", re.IGNORECASE)
 _URL_ATTR = re.compile(r"""\burl\s*=\s*["'](?P<url>[^"']*)["']""", re.IGNORECASE)
@@ -132,18 +132,19 @@ def read_prompt(messages: list[dict[str, Any]]) -> PromptView:
     everything = "\n".join(message_text(m) for m in messages)
     segments: list[Segment] = []
     consumed: list[tuple[int, int]] = []
-    for m in _TAG_BLOCK.finditer(material):
+    for m in _OPEN_TAG.finditer(material):  # blocks may sit inside a wrapper like <sources>
         label_m = _LABEL_ATTR.search(m.group("attrs"))
-        if not label_m:
+        close = material.find(f"</{m.group('tag')}>", m.end())
+        if not label_m or close < 0 or (consumed and m.start() < consumed[-1][1]):
             continue
-        body = m.group("body")
+        body = material[m.end():close]
         title_m = _TITLE_ATTR.search(m.group("attrs"))
         url_m = _URL_ATTR.search(m.group("attrs"))
         segments.append(Segment(label=label_m.group("label"),
                                 title=(title_m.group("title") if title_m else _meta(body, "title")),
                                 url=(url_m.group("url") if url_m else _meta(body, "url")),
                                 sentences=_sentences(body)))
-        consumed.append(m.span())
+        consumed.append((m.start(), close + len(m.group("tag")) + 3))
     if not segments:
         marks = list(_NUMBERED.finditer(material))
         for i, m in enumerate(marks):
