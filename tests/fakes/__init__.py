@@ -4,6 +4,7 @@ from .llm_families import (
     FAILURES,
     FamilyServer,
     LlamaCppServer,
+    LlamaServerCpp,
     OllamaServer,
     OpenAIServer,
     Recorded,
@@ -14,6 +15,6 @@ from .openai_server import FakeCall, FakeOpenAI, Reply
 from .small_model import SmallModel
 
 __all__ = [
-    "FAMILIES", "FAILURES", "FakeCall", "FakeOpenAI", "FamilyServer", "LlamaCppServer", "OllamaServer",
+    "FAMILIES", "FAILURES", "FakeCall", "FakeOpenAI", "FamilyServer", "LlamaCppServer", "LlamaServerCpp", "OllamaServer",
     "OpenAIServer", "Recorded", "Reply", "SmallModel", "VLLMServer", "strict_schema_problem",
 ]

@@ -25,6 +25,8 @@ Families differ in what they accept and how they say no:
 - LlamaCppServer: llama-cpp-python 0.3.x (`python -m llama_cpp.server`): json_schema -> HTTP 500;
   json_object + schema -> constrained; json_object -> any JSON; serial; /v1/models without a
   context size; prompt >= n_ctx -> 400; max_tokens clipped to what the context leaves.
+- LlamaServerCpp: llama.cpp's C++ llama-server: json_schema works; /v1/models tells the training
+  context (meta.n_ctx_train), /props the serving one.
 - VLLMServer: json_schema and `guided_json` / `structured_outputs.json` constrain; a schema inside
   json_object is ignored; /v1/models has max_model_len; prompt + max_tokens over it -> 400.
 - OllamaServer: json_schema constrains; json_object -> any JSON (schema inside it ignored); a
@@ -451,8 +453,9 @@ class LlamaCppServer(FamilyServer):
     Measured against llama-cpp-python 0.3.36 with SmolLM2-135M-Instruct (docs/llm-servers.md):
     the request model's `response_format` is a TypedDict with `type: Literal["text", "json_object"]`
     and an optional `schema`; any other type fails request validation inside the route, whose error
-    handler answers every exception with HTTP 500 `internal_server_error`. One model, one lock:
-    every endpoint (also /v1/models) waits for the running generation.
+    handler answers every exception with HTTP 500 `internal_server_error` (at once, without waiting
+    for the model). One model, one lock: generation and /v1/models wait for the running request.
+    Replies carry `usage` (no details) and an `openai-processing-ms` header; errors carry neither.
     """
 
     family = "llama.cpp"
@@ -476,8 +479,7 @@ class LlamaCppServer(FamilyServer):
     def check(self, body: dict[str, Any], headers: dict[str, str]) -> None:
         rf = body.get("response_format")
         if isinstance(rf, dict) and rf.get("type") not in ("text", "json_object"):
-            given = json.dumps(rf.get("type"))
-            raise _Reject(500, self.error(500, _LLAMA_FORMAT_ERROR.format(given=given, rf=_py_repr(rf))))
+            raise _Reject(500, self.error(500, _LLAMA_FORMAT_ERROR.format(given=repr(rf.get("type")))))
 
     def constraint(self, body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         rf = body.get("response_format")
@@ -512,15 +514,64 @@ class LlamaCppServer(FamilyServer):
         return super().failure(kind)
 
 
-# The pydantic validation message the real server puts into its 500 (see docs/llm-servers.md).
+# What llama-cpp-python 0.3.36 put into its 500 for a json_schema request, measured (docs/llm-servers.md).
 _LLAMA_FORMAT_ERROR = (
-    "[{{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or "
-    "'json_object'\", 'input': {given}, 'ctx': {{'expected': \"'text' or 'json_object'\"}}}}]"
+    "1 validation error:\n  {{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input "
+    "should be 'text' or 'json_object'\", 'input': {given}, 'ctx': {{'expected': \"'text' or 'json_object'\"}}}}\n\n"
+    "  File \"site-packages/llama_cpp/server/app.py\", line 376, in create_chat_completion\n"
+    "    POST /v1/chat/completions"
 )
 
 
-def _py_repr(value: Any) -> str:
-    return repr(value)
+class LlamaServerCpp(LlamaCppServer):
+    """llama.cpp's own C++ `llama-server` (not the Python binding), for contrast.
+
+    It takes json_schema (since 2024-09) as well as json_object with a schema, reports the
+    *training* context as `meta.n_ctx_train` in /v1/models and the serving context as
+    `default_generation_settings.n_ctx` in /props, and serves `parallel` slots at once.
+    """
+
+    family = "llama-server"
+    default_model = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    def __init__(self, *, n_ctx: int = 4096, n_ctx_train: int = 8192, parallel: int | None | str = 1, **kw: Any):
+        super().__init__(n_ctx=n_ctx, parallel=parallel, **kw)
+        self.n_ctx_train = n_ctx_train
+
+    def models_payload(self) -> dict[str, Any]:
+        return {"object": "list", "data": [{
+            "id": self.model, "object": "model", "created": int(time.time()), "owned_by": "llamacpp",
+            "meta": {"vocab_type": 2, "n_vocab": 49152, "n_ctx_train": self.n_ctx_train, "n_embd": 576,
+                     "n_params": 134515008, "size": 98361344}}]}
+
+    def error(self, status: int, message: str, *, type_: str | None = None, param: str | None = None,
+              code: Any = None) -> dict[str, Any]:
+        kind = type_ or {400: "invalid_request_error", 404: "not_found_error"}.get(status, "server_error")
+        return {"error": {"code": status, "message": message, "type": kind}}
+
+    def check(self, body: dict[str, Any], headers: dict[str, str]) -> None:
+        rf = body.get("response_format")
+        if isinstance(rf, dict) and rf.get("type") not in ("text", "json_object", "json_schema"):
+            raise _Reject(400, self.error(400, "response_format type must be one of \"text\", \"json_object\" or "
+                                               f"\"json_schema\", but got: {rf.get('type')}"))
+
+    def constraint(self, body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+        schema = _schema_in_format(body)
+        if schema is not None:
+            return SCHEMA, schema
+        return super().constraint(body)
+
+    def fit_prompt(self, body: dict[str, Any], prompt_tokens: int) -> tuple[list[dict[str, Any]], int]:
+        if prompt_tokens >= self.n_ctx // (self.parallel or 1):
+            raise _Reject(400, self.error(400, "the request exceeds the available context size, try increasing it",
+                                          type_="exceed_context_size_error"), "context")
+        return list(body.get("messages") or []), prompt_tokens
+
+    def other_route(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        if method == "GET" and path == "/props":
+            return 200, {"default_generation_settings": {"n_ctx": self.n_ctx // (self.parallel or 1)},
+                         "total_slots": self.parallel or 1, "model_path": self.model}
+        return None
 
 
 # ------------------------------------------------------------------------------------------
@@ -906,6 +957,7 @@ def strict_schema_problem(schema: dict[str, Any]) -> str | None:
 
 FAMILIES: dict[str, type[FamilyServer]] = {
     "llama.cpp": LlamaCppServer,
+    "llama-server": LlamaServerCpp,
     "vllm": VLLMServer,
     "ollama": OllamaServer,
     "openai": OpenAIServer,
