@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+import httpx2
 import openai
 import pytest
 import yaml
@@ -32,6 +33,7 @@ from storage.models import LLMCall, Setting
 from tests.fakes.llm_families import (
     FamilyServer,
     LlamaCppServer,
+    LlamaServerCpp,
     OllamaServer,
     OpenAIServer,
     VLLMServer,
@@ -129,6 +131,15 @@ def test_llama_cpp_family_is_serial_and_slow() -> None:
         assert server.max_in_flight == 1
         first = min(r.started for r in server.chat_requests)
         assert max(r.finished for r in server.chat_requests) - first >= 0.6, "three 0.2 s replies, one by one"
+
+
+def test_cpp_llama_server_takes_json_schema_and_tells_its_context() -> None:
+    with LlamaServerCpp(n_ctx=4096) as server:
+        _ask(server, response_format=_json_schema())
+        assert server.chat_requests[-1].constraint == "schema"
+        assert _client(server).models.list().model_dump()["data"][0]["meta"]["n_ctx_train"] == 8192
+        props = httpx2.get(server.base_url.removesuffix("/v1") + "/props").json()
+        assert props["default_generation_settings"]["n_ctx"] == 4096
 
 
 def test_vllm_family_constrains_json_schema_and_guided_json_and_refuses_overlong_requests() -> None:

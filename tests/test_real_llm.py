@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-import httpx
+import httpx2
 import pytest
 import yaml
 from sqlalchemy import select
@@ -75,9 +75,9 @@ def real_server(tmp_path_factory) -> Iterator[dict[str, Any]]:
             if proc.poll() is not None:
                 pytest.fail(f"llama_cpp.server exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
             try:
-                models = httpx.get(f"{base_url}/models", timeout=5).json()
+                models = httpx2.get(f"{base_url}/models", timeout=5).json()
                 break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 if time.monotonic() > deadline:
                     pytest.fail("llama_cpp.server did not answer within 180 s")
                 time.sleep(1)
@@ -116,7 +116,7 @@ def _probe_formats(base_url: str) -> dict[str, Any]:
         if rf is not None:
             body["response_format"] = rf
         started = time.monotonic()
-        r = httpx.post(f"{base_url}/chat/completions", json=body, timeout=300)
+        r = httpx2.post(f"{base_url}/chat/completions", json=body, timeout=300)
         answer = r.json()
         entry: dict[str, Any] = {"status": r.status_code, "seconds": round(time.monotonic() - started, 2)}
         if r.status_code == 200:

@@ -386,10 +386,14 @@ class _Filler:
         return text
 
     def label(self) -> str:
-        label = self.segment().label
+        seg = self.segment()
+        label = seg.label
         if not self.sloppy:
             return label
-        variants = [f"[{label}]", f"source {label}", label.rsplit("-", 1)[-1], label.upper() + "."]
+        # SmolLM2-135M under a json_object schema cited "1" and "2" where ids 1, 7, 10, ... were shown:
+        # positions instead of ids. Decoration of the id is the other common slip.
+        position = str(self.view.segments.index(seg) + 1) if seg in self.view.segments else "1"
+        variants = [position, f"[{label}]", f"source {label}", label.upper() + "."]
         return variants[self.rng.randrange(len(variants))]
 
     def headline(self) -> str:
