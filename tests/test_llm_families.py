@@ -162,7 +162,8 @@ def test_ollama_family_ignores_a_schema_inside_json_object_and_cuts_long_prompts
         assert [r.constraint for r in server.chat_requests] == ["json", "schema"]
         long = [MESSAGES[0], {"role": "user", "content": MESSAGES[1]["content"] + " filler" * 2000}]
         reply = _client(server).chat.completions.create(model=server.model, messages=long)
-        assert reply.usage.prompt_tokens < 256, "the prompt was cut to num_ctx without an error"
+        assert reply.usage.prompt_tokens < 256 < server.chat_requests[-1].sent_tokens, \
+            "the prompt was cut to num_ctx without an error"
         show = _client(server).post("/../api/show", body={"model": server.model}, cast_to=object)
         assert show["model_info"]["llama.context_length"] == 8192
 
@@ -291,7 +292,8 @@ def _assert_night(env: dict[str, str], server: FamilyServer) -> None:
     assert not abandoned, f"{len(abandoned)} requests were abandoned by the client before the server answered"
     refused = [r.error for r in server.chat_requests if r.kind == "context"]
     assert not refused, f"{len(refused)} requests did not fit the model's context: {refused[0]}"
-    cut = [r for r in server.chat_requests if r.prompt_tokens + int(r.body.get("max_tokens") or 0)
+    cut = [r for r in server.chat_requests
+           if r.sent_tokens + int(r.body.get("max_completion_tokens") or r.body.get("max_tokens") or 0)
            > server.context_tokens]
     assert not cut, f"{len(cut)} requests asked for more than the {server.context_tokens}-token context"
 

@@ -68,7 +68,8 @@ class Recorded:
     kind: str = ""  # ok | stream | rejected | context | <failure name>
     constraint: str | None = None  # schema | json | text: what the server constrained the reply with
     error: str | None = None
-    prompt_tokens: int = 0
+    sent_tokens: int = 0  # the prompt as sent (estimated)
+    prompt_tokens: int = 0  # the prompt as the model saw it (Ollama cuts what exceeds num_ctx)
     completion_tokens: int = 0
     started: float = 0.0
     finished: float = 0.0
@@ -332,6 +333,7 @@ class FamilyServer:
             if failure == "timeout":
                 self._stopping.wait(self.hang_seconds)
             prompt_tokens = sum(estimate_tokens(message_text(m)) + 4 for m in body.get("messages") or [])
+            rec.sent_tokens = prompt_tokens
             try:
                 messages, prompt_tokens = self.fit_prompt(body, prompt_tokens)
                 constraint, schema = self.constraint(body)
