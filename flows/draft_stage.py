@@ -204,9 +204,29 @@ def draft_stage(
     ctx.reporter.start("draft", len(p.todo))
     saver = _Saver(ctx, day, style, model, stats, story_ids=story_ids, instruction=instruction, actor=actor)
     if p.todo:
-        asyncio.run(_draft_async(ctx, day, p.todo, style, prompts, caps, saver))
+        results = asyncio.run(_draft_async(ctx, day, p.todo, style, prompts, caps, saver))
+        _settle_story_failures(ctx, results)
     ctx.reporter.done("draft")
     return stats
+
+
+def _settle_story_failures(ctx: "Context", results: Sequence["DraftResult"]) -> None:
+    """A server error or timeout on one story while the same endpoint drafted others is about that
+    story, not the server: asking again with the same request would fail again, so it is not
+    re-asked automatically (Regenerate or --force still do). When every story failed the endpoint
+    was down, and the next run asks again."""
+    if not any(r.failure_kind is None and r.calls for r in results):
+        return
+    specific = [r.story_id for r in results if r.failure_kind == "transient"
+                and not any("HTTP 429" in (c.error or "") for c in r.calls)]
+    if not specific:
+        return
+    with ctx.db.session() as s:
+        for d in s.scalars(select(Draft).where(Draft.story_id.in_(specific), Draft.failure_kind == "transient")):
+            d.failure_kind = "permanent"
+            d.error = f"{d.error} (other stories were drafted, so this one is not asked again automatically)"
+    ctx.note(f"{len(specific)} {'story' if len(specific) == 1 else 'stories'} failed while the LLM drafted the "
+             "others; they keep their extractive drafts and are not re-asked on reruns (Regenerate asks again).")
 
 
 def _load_prompts(ctx: "Context"):
