@@ -59,7 +59,7 @@ def test_publish_email_and_post_then_send_again(env: dict[str, str], db: Databas
     ids = seed(db)
     with db.session() as s:
         for key in ("falcon", "chips"):
-            desk.approve(s, ids[key], "ana")
+            desk.approve(s, ids[key], "ana", override="price checked" if key == "falcon" else None)
     run(env, "subscribers", "add", "r1@example.org")
     run(env, "subscribers", "add", "r2@example.org")
     with SmtpServer() as smtp, SocialApis() as api:
@@ -83,7 +83,7 @@ def test_publish_email_and_post_then_send_again(env: dict[str, str], db: Databas
 def test_misconfiguration_fails_before_publishing(env: dict[str, str], db: Database) -> None:
     ids = seed(db)
     with db.session() as s:
-        desk.approve(s, ids["falcon"], "ana")
+        desk.approve(s, ids["falcon"], "ana", override="price checked")
     no_smtp = {k: v for k, v in env.items()}
     out = run(no_smtp, "publish", "--day", DAY, "--email", code=1)
     assert "error: emailing needs NEWSDESK_SMTP_URL" in out
@@ -121,7 +121,7 @@ def test_the_send_flow_sends_once(env: dict[str, str], db: Database, tmp_path: P
 
     ids = seed(db)
     with db.session() as s:
-        desk.approve(s, ids["falcon"], "ana")
+        desk.approve(s, ids["falcon"], "ana", override="price checked")
     publish_day(db, DAY, "ana", tmp_path / "site", site_url=SITE)
     run(env, "subscribers", "add", "r1@example.org")
     with SmtpServer() as smtp:

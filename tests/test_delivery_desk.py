@@ -216,7 +216,7 @@ def test_publish_from_the_desk_can_email_the_readers(db: Database, tmp_path: Pat
 
     ids = seed(db)
     with db.session() as s:
-        desk.approve(s, ids["falcon"], "ana")
+        desk.approve(s, ids["falcon"], "ana", override="price checked")
     add_readers(db)
     add_user(db, "root", "admin", PASSWORD)
     settings = ReviewSettings(database_url=db.url, secret_key=SECRET, publish_dir=tmp_path / "site", site_url=SITE,
