@@ -382,7 +382,7 @@ async def _draft_with_llm(story: StoryInput, llm: LLMClient, style: str, prompts
     violations, unsupported = await asyncio.to_thread(check_draft, draft, style, story.sources)
     best = (draft, violations, unsupported)
     notes: list[str] = []
-    for _ in range(settings.repair_attempts if prompts.has("repair") else 0):
+    for _ in range(_repair_rounds(llm, settings, prompt, prompts)):
         if not violations and not unsupported:
             break
         repair = prompts.render("repair", problems=_problems(violations, unsupported),
@@ -411,6 +411,22 @@ async def _draft_with_llm(story: StoryInput, llm: LLMClient, style: str, prompts
         notes.insert(0, f"{len(unsupported)} claim(s) not supported by the sources")
         return DraftResult(**base, status="needs_human", unsupported=unsupported, error="; ".join(notes), **common)
     return DraftResult(**base, status="pending", unsupported=[], error="; ".join(notes) or None, **common)
+
+
+SLOW_REQUEST_SECONDS = 60.0
+
+
+def _repair_rounds(llm: LLMClient, settings: DraftSettings, prompt: Prompt, prompts: PromptSet) -> int:
+    """Repair rounds for this story: one at most on a serial server where a request takes minutes
+    (a small local model rarely mends in a third try what two missed, and the night is long)."""
+    if not prompts.has("repair"):
+        return 0
+    caps = llm.capabilities
+    if caps is not None and caps.parallel is False:
+        prompt_tokens = count_tokens(json.dumps(prompt.messages), llm.model)
+        if caps.expected_seconds(prompt_tokens, llm.settings.max_output_tokens) > SLOW_REQUEST_SECONDS:
+            return min(settings.repair_attempts, 1)
+    return settings.repair_attempts
 
 
 async def _extractive(story: StoryInput, style: str) -> StoryDraft | DraftResult | None:

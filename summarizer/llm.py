@@ -173,11 +173,36 @@ def response_format(mode: str, name: str, schema: dict[str, Any]) -> dict[str, A
     return None
 
 
-def with_schema_instruction(messages: Sequence[dict[str, Any]], schema: dict[str, Any]) -> list[dict[str, Any]]:
-    """Messages with the schema spelled out in the system message (every mode but strict json_schema)."""
+def _outline(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> str:
+    """A schema's shape in a few words ("{a, b: [{c, d}]}"), for servers that enforce the schema
+    themselves: the model needs the field names, not a thousand tokens of enums to read slowly."""
+    defs = schema.get("$defs", {}) if defs is None else defs
+    if "$ref" in schema:
+        return _outline(defs.get(schema["$ref"].rsplit("/", 1)[-1], {}), defs)
+    if schema.get("type") == "array" or "items" in schema:
+        return f"[{_outline(schema.get('items') or {}, defs)}]"
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        inner = [k if _outline(v, defs) == "" else f"{k}: {_outline(v, defs)}" for k, v in props.items()]
+        return "{" + ", ".join(inner) + "}"
+    for key in ("anyOf", "oneOf"):
+        for option in schema.get(key) or []:
+            shape = _outline(option, defs)
+            if shape:
+                return shape
+    return ""
+
+
+def with_schema_instruction(messages: Sequence[dict[str, Any]], schema: dict[str, Any], *,
+                            enforced: bool = False) -> list[dict[str, Any]]:
+    """Messages with the reply's shape in the system message: the whole schema where the server does
+    not enforce it, only its outline where it does (json_object with a schema)."""
     out = [dict(m) for m in messages]
-    instruction = ("Reply with a single JSON object, and nothing else, that validates against this JSON Schema:\n"
-                   + json.dumps(schema, ensure_ascii=False))
+    if enforced:
+        instruction = f"Reply with a single JSON object of this shape: {_outline(schema)}"
+    else:
+        instruction = ("Reply with a single JSON object, and nothing else, that validates against this JSON Schema:\n"
+                       + json.dumps(schema, ensure_ascii=False))
     if out and out[0]["role"] == "system":
         out[0]["content"] = f"{out[0]['content']}\n\n{instruction}"
     else:
@@ -461,8 +486,10 @@ class LLMClient:
         if schema is None:
             mode = "text"
             messages = [dict(m) for m in convo]
+        elif mode == "json_schema":
+            messages = [dict(m) for m in convo]
         else:
-            messages = [dict(m) for m in convo] if mode == "json_schema" else with_schema_instruction(convo, schema)
+            messages = with_schema_instruction(convo, schema, enforced=mode == "json_object_schema")
         kwargs: dict[str, Any] = {
             "model": self.settings.model,
             "messages": messages,

@@ -155,9 +155,10 @@ async def test_json_schema_unsupported_is_probed_and_json_object_with_schema_use
             assert [c.mode for c in fake.chat_calls] == ["json_object_schema"]
             assert [r.status for r in records] == ["ok"] and records[0].mode == "json_object_schema"
             assert all(r.purpose == "probe" for r in llm.probe_records)
-            # the schema travels inside json_object and in the prompt
+            # the schema travels inside json_object; the prompt gets only its outline (the server enforces it)
             assert fake.chat_calls[0].body["response_format"]["schema"]["additionalProperties"] is False
-            assert '"additionalProperties": false' in fake.chat_calls[0].text("system")
+            assert "shape: {headline, summary: [{text, sources: [], paragraph_break}]" in fake.chat_calls[0].text("system")
+            assert '"additionalProperties"' not in fake.chat_calls[0].text("system")
         probes = len(fake.probe_calls)
         # remembered capabilities mean a new client never probes again
         async with LLMClient(settings_for(fake), capabilities=Capabilities.from_dict(caps.to_dict())) as llm2:
@@ -173,6 +174,7 @@ async def test_falls_back_to_plain_text_when_no_json_mode_is_supported():
             assert llm.mode == "text"
         assert [c.mode for c in fake.probe_calls][:4] == ["json_schema", "json_object_schema", "json_object", "text"]
         assert [c.mode for c in fake.chat_calls] == ["text"]
+        assert '"additionalProperties": false' in fake.chat_calls[0].text("system")  # unenforced: the whole schema
         assert draft.summary[0].sources == [1]
 
 
