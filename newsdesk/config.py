@@ -14,6 +14,7 @@ from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from extractors.http import HttpSettings
+from extractors.netguard import LOOPBACK
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STYLES = ("awesome-ai-daily", "ai-news-digest")
@@ -38,6 +39,17 @@ def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _private_hosts(env: Mapping[str, str]) -> bool | str:
+    """NEWSDESK_ALLOW_PRIVATE_HOSTS: false (public only), true (private too) or loopback (127.0.0.0/8 and ::1 only)."""
+    raw = (env.get("NEWSDESK_ALLOW_PRIVATE_HOSTS") or "").strip().lower()
+    if raw == LOOPBACK:
+        return LOOPBACK
+    try:
+        return _bool(env, "NEWSDESK_ALLOW_PRIVATE_HOSTS")
+    except ConfigError:
+        raise ConfigError(f"NEWSDESK_ALLOW_PRIVATE_HOSTS must be true, false or loopback, not {raw!r}") from None
 
 
 def _number(env: Mapping[str, str], name: str, default: float | None, kind: type = float) -> float | None:
@@ -157,7 +169,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         prices=_prices(env.get("NEWSDESK_PRICES")),
     )
     http = HttpSettings(
-        allow_private_hosts=_bool(env, "NEWSDESK_ALLOW_PRIVATE_HOSTS"),
+        allow_private_hosts=_private_hosts(env),
         global_concurrency=int(_number(env, "NEWSDESK_HTTP_CONCURRENCY", 96, int)),
         per_host_concurrency=int(_number(env, "NEWSDESK_HTTP_PER_HOST", 4, int)),
     )

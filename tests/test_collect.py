@@ -49,7 +49,7 @@ def server():
 
 @pytest.fixture
 async def fetcher():
-    f = Fetcher(HttpSettings(allow_private_hosts=True, retries=1, backoff_base=0.01, backoff_max=0.02, read_timeout=1.0, max_bytes=200_000))
+    f = Fetcher(HttpSettings(allow_private_hosts="loopback", retries=1, backoff_base=0.01, backoff_max=0.02, read_timeout=1.0, max_bytes=200_000))
     yield f
     await f.aclose()
 
