@@ -22,7 +22,7 @@ import lxml.html
 from lxml import etree
 
 from extractors.models import CollectedItem, SourceSpec
-from extractors.urls import canonicalize
+from extractors.urls import canonicalize, web_url
 
 __all__ = ["FeedError", "ParsedFeed", "parse_feed", "discover_feeds", "html_to_text", "looks_like_html"]
 
@@ -130,12 +130,9 @@ def _absolute(link: str | None, base: str) -> str | None:
     link = link.strip()
     try:
         resolved = urljoin(base, link) if base else link
-        scheme = urlsplit(resolved).scheme.lower()
     except ValueError:
         return None
-    if scheme not in ("http", "https"):
-        return None
-    return canonicalize(resolved)
+    return canonicalize(resolved) if web_url(resolved) else None
 
 
 # -- XML feeds via feedparser ------------------------------------------------
@@ -393,7 +390,7 @@ def discover_feeds(html: bytes, base_url: str) -> list[str]:
         if kind in ("application/json", "application/xml", "text/xml") and "feed" not in (href + (link.get("title") or "")).lower():
             continue  # generic types count only when the link says it is a feed
         absolute = urljoin(base, href)
-        if urlsplit(absolute).scheme in ("http", "https") and absolute not in found:
+        if web_url(absolute) and absolute not in found:
             found.append(absolute)
     return found
 

@@ -16,6 +16,7 @@ from review.sessions import CSRF_FIELD, SessionCodec, SessionData, csrf_matches
 from review.settings import ReviewSettings
 from review.users import Account, get_account
 from storage.db import Database
+from summarizer.render import safe_url
 
 TEMPLATES = Path(__file__).parent / "templates"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -67,6 +68,7 @@ def make_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["safe_url"] = safe_url  # the one URL policy: no javascript: or data: links on the desk either
     env.filters["money"] = lambda v: f"${v:,.2f}" if v is not None else "–"
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else v
     env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M UTC") if v is not None and hasattr(v, "strftime") else (str(v)[:16].replace("T", " ") + " UTC" if v else "never")
