@@ -324,13 +324,27 @@ def _parse_json(content: bytes, url: str, source: SourceSpec) -> ParsedFeed:
 
 
 def _dedupe(feed: ParsedFeed) -> ParsedFeed:
-    seen: set[str] = set()
+    """One entry per guid and link: a reused guid with a new link is a distinct entry, kept under its own id.
+
+    Feeds that stamp every entry with the same guid (a CMS default) would
+    otherwise lose all but their first story. The derived id depends only on
+    the guid and the link, so a rerun finds the same row again.
+    """
+    links: dict[str, set[str | None]] = {}
     kept: list[CollectedItem] = []
     for item in feed.items:
-        if item.guid in seen:
+        seen = links.get(item.guid)
+        if seen is None:
+            links[item.guid] = {item.url}
+            kept.append(item)
+            continue
+        if item.url is None or item.url in seen:
             feed.warnings.append(f"duplicate guid {item.guid[:80]!r}; kept the first entry")
             continue
-        seen.add(item.guid)
+        seen.add(item.url)
+        feed.warnings.append(f"duplicate guid {item.guid[:80]!r} with another link; kept as its own entry")
+        item.guid = _synth_guid(item.guid, item.url)
+        links.setdefault(item.guid, {item.url})
         kept.append(item)
     feed.items = kept
     return feed
