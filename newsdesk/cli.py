@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from newsdesk.config import STAGES, ConfigError, Settings, load_settings
 
@@ -436,16 +437,20 @@ def sources_list(as_json: bool = typer.Option(False, "--json")) -> None:
                 "last_error": h.last_error if h else None,
                 "failing_streak": h.consecutive_failures if h else 0,
                 "flagged": bool(h and h.consecutive_failures >= s.flag_after),
+                "warnings": list(h.warnings or []) if h else [],
             })
         if as_json:
             print(json.dumps(rows, indent=2))
             return
         table = Table()
-        for col in ("name", "type", "url/handle", "last success", "failing", "last error"):
+        for col in ("name", "type", "url/handle", "last success", "failing", "last error / warnings"):
             table.add_column(col, overflow="fold")
         for r in rows:
             streak = f"{r['failing_streak']}" + (" FLAGGED" if r["flagged"] else "")
-            table.add_row(r["name"], r["type"], r["url"] or "", (r["last_success"] or "never")[:19], streak, r["last_error"] or "")
+            problems = [r["last_error"]] if r["last_error"] else []
+            problems += [f"warning: {w}" for w in r["warnings"]]
+            table.add_row(Text(r["name"]), r["type"], Text(r["url"] or ""), (r["last_success"] or "never")[:19], streak,
+                          Text("\n".join(problems)))
         out.print(table)
     guarded(body)
 
