@@ -46,7 +46,7 @@ def settings() -> Settings:
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)  # one line, however narrow the terminal
     raise typer.Exit(code)
 
 
@@ -148,6 +148,10 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
 
     s = settings()
     validate_params(s, day, from_stage, style, max_stories)  # fail fast, before Prefect starts
+    if sources:
+        from flows.pipeline import selected_specs
+
+        selected_specs(s, sources)  # an unknown --source is one line now, not a failed flow after retries
     _ready_db().dispose()
     with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=False) as progress:

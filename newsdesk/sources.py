@@ -7,6 +7,7 @@ from typing import Any, Iterable
 import yaml
 
 from extractors.models import SourceSpec
+from extractors.urls import web_url
 
 SOURCE_TYPES = ("feed", "rss", "atom", "jsonfeed", "bluesky", "mastodon", "reddit", "hackernews", "x")
 NEEDS_URL = ("feed", "rss", "atom", "jsonfeed")
@@ -30,13 +31,28 @@ def spec_from_dict(entry: dict[str, Any], where: str = "") -> SourceSpec:
         raise SourcesError(f"{where} ({name}): a {typ} source needs a url")
     if typ in NEEDS_HANDLE and not entry.get("handle"):
         raise SourcesError(f"{where} ({name}): a {typ} source needs a handle")
+    for key in ("url", "handle", "base_url"):
+        value = entry.get(key)
+        if value is not None and not isinstance(value, str):
+            raise SourcesError(f"{where} ({name}): {key} must be text, not {_kind(value)}")
+    for key in ("url", "base_url"):
+        if entry.get(key) is not None and not web_url(entry[key]):
+            raise SourcesError(f"{where} ({name}): {key} must be an http(s) URL, not {entry[key][:100]!r}")
     tags = entry.get("tags") or []
     if isinstance(tags, str):
         tags = [tags]
+    if not isinstance(tags, list) or not all(isinstance(t, (str, int, float)) and not isinstance(t, bool) for t in tags):
+        raise SourcesError(f"{where} ({name}): tags must be a list of words, not {_kind(tags)}")
+    weight = entry.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float, str)):
+        raise SourcesError(f"{where} ({name}): weight must be a number, not {_kind(weight)}")
     try:
-        weight = float(entry.get("weight", 1.0))
-    except (TypeError, ValueError):
-        raise SourcesError(f"{where} ({name}): weight must be a number") from None
+        weight = float(weight)
+    except ValueError:
+        raise SourcesError(f"{where} ({name}): weight must be a number, not {weight!r}") from None
+    options = entry.get("options") or {}
+    if not isinstance(options, dict):
+        raise SourcesError(f"{where} ({name}): options must be a mapping (key: value), not {_kind(options)}")
     return SourceSpec(
         name=name,
         type=typ,
@@ -45,8 +61,14 @@ def spec_from_dict(entry: dict[str, Any], where: str = "") -> SourceSpec:
         tags=tuple(str(t) for t in tags),
         base_url=entry.get("base_url"),
         weight=weight,
-        options=dict(entry.get("options") or {}),
+        options=dict(options),
     )
+
+
+def _kind(value: Any) -> str:
+    """How a YAML value looks to the person who wrote it."""
+    return {list: "a list", dict: "a mapping", bool: "true/false", int: "a number", float: "a number",
+            str: "text"}.get(type(value), type(value).__name__)
 
 
 def load_sources(path: Path) -> list[SourceSpec]:

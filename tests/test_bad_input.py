@@ -64,3 +64,40 @@ def test_a_truncated_feed_shows_its_warnings_in_sources_list(tmp_path: Path, db_
         assert rows["Cut Feed"]["warnings"] and rows["Cut Feed"]["last_error"] is None
         table = invoke(env, "sources", "list").output
         assert "warning:" in table and "Fine Feed" in table
+
+
+BAD_ENTRIES = [
+    ({"options": [1, 2]}, "options must be a mapping"),
+    ({"options": "min_points=5"}, "options must be a mapping"),
+    ({"url": 123}, "url must be text"),
+    ({"url": "javascript:alert(1)"}, "url must be an http(s) URL"),
+    ({"url": "file:///etc/passwd"}, "url must be an http(s) URL"),
+    ({"base_url": "data:text/plain,x"}, "base_url must be an http(s) URL"),
+    ({"tags": {"a": 1}}, "tags must be a list"),
+    ({"weight": [1]}, "weight must be a number"),
+    ({"weight": "heavy"}, "weight must be a number"),
+]
+
+
+@pytest.mark.parametrize(("fields", "message"), BAD_ENTRIES, ids=[m + str(i) for i, (_, m) in enumerate(BAD_ENTRIES)])
+def test_a_bad_sources_entry_is_one_line_in_every_command(tmp_path: Path, fields: dict, message: str) -> None:
+    entry = {"name": "Odd", "type": "feed", "url": "https://odd.example.com/feed"} | fields
+    env = _env(tmp_path, f"sqlite:///{tmp_path / 'nd.db'}", [entry])
+    assert invoke(env, "init").exit_code == 0
+    for args in (["sources", "list"], ["collect", "--day", "2026-11-19"], ["sources", "export-opml"]):
+        one_line_error(invoke(env, *args), message)
+
+
+def test_run_with_an_unknown_source_fails_before_the_flow_starts(tmp_path: Path, db_url: str) -> None:
+    from sqlalchemy import func, select
+
+    from storage.db import Database
+    from storage.models import Run
+
+    env = _env(tmp_path, db_url, [{"name": "Fine Feed", "type": "feed", "url": "https://fine.example.com/feed"}])
+    one_line_error(invoke(env, "run", "--day", "2026-11-19", "--source", "nope"), "unknown source(s): nope")
+    one_line_error(invoke(env, "collect", "--day", "2026-11-19", "--source", "nope"), "unknown source(s): nope")
+    db = Database(db_url)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Run)) == 0  # no run was started, so none failed
+    db.dispose()
