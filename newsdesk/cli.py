@@ -462,16 +462,21 @@ def sources_list(as_json: bool = typer.Option(False, "--json")) -> None:
 @sources_app.command("import-opml")
 def sources_import_opml(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True)) -> None:
     """Add the feeds of an OPML file to the sources file (categories become tags)."""
-    from extractors.opml import read_opml
-    from newsdesk.sources import dump_sources, load_sources
+    from extractors.opml import OPMLError, read_opml
+    from newsdesk.sources import add_sources, load_sources
 
     def body() -> None:
         s = settings()
         current = load_sources(s.sources_file) if s.sources_file.exists() else []
         names = {x.name for x in current}
         urls = {x.url for x in current if x.url}
-        added = [spec for spec in read_opml(file.read_bytes()) if spec.name not in names and spec.url not in urls]
-        s.sources_file.write_text(dump_sources(current + added), encoding="utf-8")
+        try:
+            found = read_opml(file.read_bytes())  # all or nothing: a bad file imports no feed
+        except OPMLError as exc:
+            raise OPMLError(f"{file}: {exc}; nothing imported") from None
+        added = [spec for spec in found if spec.name not in names and spec.url not in urls]
+        if added:
+            add_sources(s.sources_file, added)  # keeps the file's comments; one atomic rename
         out.print(f"added {len(added)} sources to {s.sources_file}", highlight=False)
     guarded(body)
 

@@ -1,6 +1,10 @@
 """Read and write the sources file (sources.yaml) with clear errors for bad entries."""
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -75,8 +79,13 @@ def load_sources(path: Path) -> list[SourceSpec]:
     """Load and validate a sources file; names must be unique."""
     if not path.exists():
         raise SourcesError(f"no sources file at {path} (set NEWSDESK_SOURCES)")
+    return parse_sources(path.read_text(encoding="utf-8"), path)
+
+
+def parse_sources(text: str, path: Path) -> list[SourceSpec]:
+    """Validate the text of a sources file (`path` names it in messages)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise SourcesError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     entries = data.get("sources") if isinstance(data, dict) else data
@@ -107,3 +116,95 @@ def spec_to_dict(spec: SourceSpec) -> dict[str, Any]:
 
 def dump_sources(specs: Iterable[SourceSpec]) -> str:
     return yaml.safe_dump({"sources": [spec_to_dict(s) for s in specs]}, sort_keys=False, allow_unicode=True)
+
+
+def add_sources(path: Path, specs: Iterable[SourceSpec]) -> list[SourceSpec]:
+    """Append entries to the sources file, keeping its comments, order and layout; returns the file's sources.
+
+    The file is edited as a round-trip YAML document (ruamel.yaml) and
+    replaced atomically: the new text is validated like any sources file,
+    written to a temporary file beside it and renamed over it, so a crash or a
+    concurrent reader never sees half a file, and an invalid result is never written.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.util import load_yaml_guess_indent
+
+    specs = list(specs)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 4096  # never fold a long URL
+    try:
+        _, _, offset = load_yaml_guess_indent(text) if text.strip() else (None, 2, 2)
+        doc = rt.load(text) if text.strip() else None
+    except YAMLError as exc:
+        raise SourcesError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    offset = offset or 0
+    rt.indent(mapping=2, sequence=offset + 2, offset=offset)
+    if doc is None:
+        doc = CommentedMap([("sources", CommentedSeq())])
+    entries = doc.get("sources") if isinstance(doc, dict) else doc
+    if entries is None and isinstance(doc, dict):
+        entries = doc["sources"] = CommentedSeq()
+    if not isinstance(entries, list):
+        raise SourcesError(f"{path}: expected a list under 'sources:'")
+    flow = bool(entries) and getattr(entries[-1], "fa", None) is not None and entries[-1].fa.flow_style()
+    for spec in specs:
+        # Text is double-quoted: YAML 1.1 readers (PyYAML, which loads this file) refuse
+        # a plain "https://..." inside {...}, and a name may hold ':', '#' or quotes.
+        entry = CommentedMap((k, _quoted(v) if k != "type" else v) for k, v in spec_to_dict(spec).items())
+        if "tags" in entry:
+            entry["tags"] = CommentedSeq(entry["tags"])
+            entry["tags"].fa.set_flow_style()
+        if flow:
+            entry.fa.set_flow_style()
+        entries.append(entry)
+    out = io.StringIO()
+    rt.dump(doc, out)
+    new_text = out.getvalue()
+    result = parse_sources(new_text, path)
+    if [spec_to_dict(s) for s in result[len(result) - len(specs):]] != [spec_to_dict(s) for s in specs]:
+        raise SourcesError(f"{path}: the new entries did not survive writing; nothing was changed")
+    write_atomically(path, new_text)
+    return result
+
+
+def _quoted(value: Any) -> Any:
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    if isinstance(value, str):
+        return DoubleQuotedScalarString(value)
+    if isinstance(value, list):
+        return [_quoted(v) for v in value]
+    return value
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one rename (same folder, fsynced, the old file's mode kept)."""
+    path = Path(path)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -101,3 +101,68 @@ def test_run_with_an_unknown_source_fails_before_the_flow_starts(tmp_path: Path,
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Run)) == 0  # no run was started, so none failed
     db.dispose()
+
+
+SOURCES_WITH_COMMENTS = """\
+# Our sources. Keep this comment.
+sources:
+  # Labs
+  - {name: Lab Blog, type: feed, url: "https://lab.example.com/feed", tags: [lab]}  # the main one
+  - {name: Hacker News, type: hackernews, options: {min_points: 100}}
+"""
+IMPORT = b"""<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>
+<outline text="Press"><outline type="rss" text="Wire &amp; Co" xmlUrl="https://wire.example.com/rss?a=1&amp;b=2"/></outline>
+<outline type="rss" text="Lab Blog" xmlUrl="https://lab.example.com/feed"/>
+<outline type="atom" text="Papers: daily" xmlUrl="https://papers.example.com/atom"/>
+</body></opml>"""
+
+
+def _opml_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    path = tmp_path / "sources.yaml"
+    path.write_text(SOURCES_WITH_COMMENTS, encoding="utf-8")
+    path.chmod(0o640)
+    return {"NEWSDESK_DATA_DIR": str(tmp_path / "data"), "NEWSDESK_SOURCES": str(path)}, path
+
+
+def test_import_opml_keeps_comments_and_replaces_the_file_atomically(tmp_path: Path) -> None:
+    from newsdesk.sources import load_sources
+
+    env, path = _opml_env(tmp_path)
+    opml = tmp_path / "subs.opml"
+    opml.write_bytes(IMPORT)
+    with path.open(encoding="utf-8") as reader_before:  # a reader that opened the file before the import
+        result = invoke(env, "sources", "import-opml", str(opml))
+        assert result.exit_code == 0 and "added 2 sources" in result.output, result.output
+        assert reader_before.read() == SOURCES_WITH_COMMENTS  # still the whole old file: a rename, not a rewrite in place
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(SOURCES_WITH_COMMENTS.rstrip("\n")), text  # every comment and entry kept as written
+    specs = load_sources(path)
+    assert [(s.name, s.url, s.tags) for s in specs[2:]] == [
+        ("Wire & Co", "https://wire.example.com/rss?a=1&b=2", ("Press",)),
+        ("Papers: daily", "https://papers.example.com/atom", ()),
+    ]
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert not list(tmp_path.glob(".sources.yaml.*"))  # no temporary file left behind
+    again = invoke(env, "sources", "import-opml", str(opml))
+    assert again.exit_code == 0 and "added 0 sources" in again.output and path.read_text(encoding="utf-8") == text
+
+
+BAD_OPML = {
+    "entity bomb": ("<!DOCTYPE opml [" + '<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {n} "{("&" + p + ";") * 10}">' for p, n in zip("abcdefg", "bcdefgh")) + "]>"
+        '<opml version="2.0"><body><outline text="&h;" xmlUrl="https://x.example.com/f"/></body></opml>', "entit"),
+    "truncated": (IMPORT.decode()[:IMPORT.decode().index('<outline type="atom"') + 25], "truncated or malformed"),
+    "javascript xmlUrl": (IMPORT.decode().replace("https://papers.example.com/atom", "javascript:alert(1)"), "not an http(s) URL"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OPML))
+def test_a_bad_opml_imports_nothing_and_exits_non_zero(tmp_path: Path, case: str) -> None:
+    env, path = _opml_env(tmp_path)
+    opml = tmp_path / "bad.opml"
+    content, message = BAD_OPML[case]
+    opml.write_text(content, encoding="utf-8")
+    result = invoke(env, "sources", "import-opml", str(opml))
+    one_line_error(result, message)
+    assert "nothing imported" in result.output
+    assert path.read_text(encoding="utf-8") == SOURCES_WITH_COMMENTS
