@@ -419,6 +419,7 @@ def sources_list(as_json: bool = typer.Option(False, "--json")) -> None:
     from sqlalchemy import select
 
     from newsdesk.sources import load_sources
+    from storage.db import DatabaseNotReady, sqlite_path
     from storage.models import Source
 
     def body() -> None:
@@ -430,8 +431,13 @@ def sources_list(as_json: bool = typer.Option(False, "--json")) -> None:
             db.check_ready()
             with db.session() as sess:
                 health = {src.name: src for src in sess.scalars(select(Source))}
-        except Exception:
-            health = {}
+        except DatabaseNotReady as exc:
+            path = sqlite_path(db.url)
+            if path is None or path.exists():
+                raise  # unreachable, not a database, or behind the code: one line, like every command
+            err.print(f"note: no database yet, so no health to show ({exc})", markup=False, highlight=False, soft_wrap=True)
+        finally:
+            db.dispose()
         rows = []
         for spec in specs:
             h = health.get(spec.name)

@@ -173,9 +173,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         global_concurrency=int(_number(env, "NEWSDESK_HTTP_CONCURRENCY", 96, int)),
         per_host_concurrency=int(_number(env, "NEWSDESK_HTTP_PER_HOST", 4, int)),
     )
+    database_url = env.get("NEWSDESK_DATABASE_URL") or f"sqlite:///{data_dir / 'newsdesk.db'}"
+    if env.get("NEWSDESK_DATABASE_URL"):
+        from storage.dburl import DatabaseURLError, normalize_database_url
+
+        try:
+            database_url = normalize_database_url(database_url)
+        except DatabaseURLError as exc:
+            raise ConfigError(f"database URL (NEWSDESK_DATABASE_URL or --database-url): {exc}") from None
     return Settings(
         data_dir=data_dir,
-        database_url=env.get("NEWSDESK_DATABASE_URL") or f"sqlite:///{data_dir / 'newsdesk.db'}",
+        database_url=database_url,
         sources_file=Path(env.get("NEWSDESK_SOURCES") or REPO_ROOT / "sources.yaml").expanduser(),
         prompts_dir=Path(env.get("NEWSDESK_PROMPTS_DIR") or REPO_ROOT / "prompts").expanduser(),
         publish_dir=Path(env.get("NEWSDESK_PUBLISH_DIR") or data_dir / "site").expanduser(),
