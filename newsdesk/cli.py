@@ -367,6 +367,9 @@ def review_regenerate(
     from flows import pipeline
 
     def body() -> dict[str, Any]:
+        from storage.limits import check_text
+
+        check_text("note", instruction)  # the same limit as the desk's form
         db = _ready_db()
         try:
             return pipeline.regenerate_story(pipeline.Context(settings(), db), story_id,
