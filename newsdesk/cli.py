@@ -512,13 +512,12 @@ def sources_export_opml(out_file: Optional[Path] = typer.Option(None, "--out", h
 def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")) -> None:
     """Start the editors' web app."""
     def body() -> None:
-        import uvicorn
-
+        from newsdesk.serving import serve_app
         from newsdesk.webapp import build_app
 
         application = build_app(settings())
         out.print(f"newsdesk desk on http://{host}:{port}/ (log in with a user from `newsdesk users add`)", highlight=False)
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        serve_app(application, host=host, port=port)
     guarded(body)
 
 

@@ -52,6 +52,20 @@ def _private_hosts(env: Mapping[str, str]) -> bool | str:
         raise ConfigError(f"NEWSDESK_ALLOW_PRIVATE_HOSTS must be true, false or loopback, not {raw!r}") from None
 
 
+def _proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    """NEWSDESK_TRUSTED_PROXIES: addresses or CIDR ranges, separated by commas or spaces; none by default."""
+    import ipaddress
+
+    raw = env.get("NEWSDESK_TRUSTED_PROXIES") or ""
+    values = tuple(v for v in raw.replace(",", " ").split() if v)
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(f"NEWSDESK_TRUSTED_PROXIES: {value!r} is not an IP address or range (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+    return values
+
+
 def _number(env: Mapping[str, str], name: str, default: float | None, kind: type = float) -> float | None:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -96,6 +110,7 @@ class Settings:
     site_url: str | None = None
     webhook_url: str | None = None
     secret_key: str | None = None
+    trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For the desk believes
     llm: LLMConfig = field(default_factory=lambda: LLMConfig(None, None, "gpt-4.1-mini"))
     http: HttpSettings = field(default_factory=HttpSettings)
 
@@ -196,6 +211,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         site_url=env.get("NEWSDESK_SITE_URL") or None,
         webhook_url=env.get("NEWSDESK_WEBHOOK_URL") or None,
         secret_key=env.get("NEWSDESK_SECRET_KEY") or None,
+        trusted_proxies=_proxies(env),
         llm=llm,
         http=http,
     )
