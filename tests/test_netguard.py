@@ -82,3 +82,13 @@ def test_setting_reads_loopback_and_refuses_nonsense(tmp_path) -> None:
     assert load_settings(base).http.allow_private_hosts is False
     with pytest.raises(ConfigError, match="true, false or loopback"):
         load_settings(base | {"NEWSDESK_ALLOW_PRIVATE_HOSTS": "sometimes"})
+
+
+def test_no_test_can_connect_outside_loopback() -> None:
+    import socket
+
+    for address in (("192.0.2.1", 80), ("10.0.0.1", 5432)):  # TEST-NET-1, a private address: never reached
+        with socket.socket() as s, pytest.raises(ConnectionRefusedError, match="only connect to loopback"):
+            s.connect(address)
+    with socket.socket(socket.AF_INET6) as s, pytest.raises(ConnectionRefusedError, match="only connect to loopback"):
+        s.connect_ex(("2001:db8::1", 80, 0, 0))
