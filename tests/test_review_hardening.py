@@ -180,3 +180,32 @@ def test_the_cli_applies_the_same_limits(desk_env) -> None:  # noqa: F811
     env = {"NEWSDESK_DATABASE_URL": desk_env.db.url, "NEWSDESK_DATA_DIR": str(desk_env.out.parent / "data")}
     result = CliRunner().invoke(app, ["review", "reject", str(desk_env.ids["chips"]), "--reason", "r" * 5_000], env=env)
     assert result.exit_code == 1 and "limit is 2,000" in result.output and "Traceback" not in result.output
+
+
+async def test_hash_gate_bounds_hashing_and_turns_away_past_its_queue() -> None:
+    import asyncio
+
+    from review.ratelimit import Busy, HashGate
+
+    gate = HashGate(slots=2, max_waiting=2)
+    inside = 0
+    most = 0
+    release = asyncio.Event()
+
+    async def sign_in() -> str:
+        nonlocal inside, most
+        try:
+            async with gate.slot():
+                inside += 1
+                most = max(most, inside)
+                await release.wait()
+                inside -= 1
+                return "checked"
+        except Busy:
+            return "busy"
+
+    tasks = [asyncio.create_task(sign_in()) for _ in range(6)]
+    await asyncio.sleep(0.05)
+    release.set()
+    results = await asyncio.gather(*tasks)
+    assert most == 2 and results.count("checked") == 4 and results.count("busy") == 2
