@@ -42,6 +42,7 @@ _SPACE = re.compile(r"[ \t\r\f\v]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
 _BLOCK_TAGS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr", "section", "article"}
 _DROP_TAGS = ("script", "style", "noscript", "template")
+_URL_BREAKS = re.compile(r"[\t\r\n]")
 
 
 class FeedError(Exception):
@@ -127,7 +128,7 @@ def _synth_guid(*parts: Any) -> str:
 def _absolute(link: str | None, base: str) -> str | None:
     if not link or not isinstance(link, str):
         return None
-    link = link.strip()
+    link = _URL_BREAKS.sub("", link.strip())  # a link wrapped over lines is one URL, as browsers read it
     try:
         resolved = urljoin(base, link) if base else link
     except ValueError:
