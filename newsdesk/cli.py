@@ -143,15 +143,15 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
              style: str | None, story: int | None = None) -> dict[str, Any]:
     """Run the nightly flow with progress bars; returns its statistics."""
     _prefect_env()
+    from newsdesk.sources import check_source_names
+
+    s = settings()
+    if sources:  # an unknown --source is one line, before Prefect is even imported (not a failed flow after retries)
+        check_source_names(s.sources_file, sources)
     from flows.nightly import nightly, validate_params
     from flows.progress import set_reporter
 
-    s = settings()
     validate_params(s, day, from_stage, style, max_stories)  # fail fast, before Prefect starts
-    if sources:
-        from flows.pipeline import selected_specs
-
-        selected_specs(s, sources)  # an unknown --source is one line now, not a failed flow after retries
     _ready_db().dispose()
     with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=False) as progress:

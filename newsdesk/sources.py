@@ -100,6 +100,16 @@ def parse_sources(text: str, path: Path) -> list[SourceSpec]:
     return specs
 
 
+def check_source_names(path: Path, names: Iterable[str]) -> list[SourceSpec]:
+    """The sources file's entries, or SourcesError naming every requested source it does not have."""
+    specs = load_sources(path)
+    known = {s.name for s in specs}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SourcesError(f"unknown source(s): {', '.join(unknown)}")
+    return specs
+
+
 def spec_to_dict(spec: SourceSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"name": spec.name, "type": spec.type}
     for key in ("url", "handle", "base_url"):
