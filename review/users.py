@@ -60,7 +60,7 @@ def add_user(db: Database, name: str, role: str, password: str, *, actor: str = 
         return _account(user)
 
 
-def set_password(db: Database, name: str, password: str, *, actor: str = "cli") -> Account:
+def reset_password(db: Database, name: str, password: str, *, actor: str = "cli") -> Account:
     """Reset a password; every session the user had ends (whoever held one must sign in again)."""
     from review.session_store import revoke_user_sessions
 

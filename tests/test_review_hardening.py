@@ -51,11 +51,11 @@ def test_logout_revokes_the_session_so_a_kept_cookie_is_dead(desk_env) -> None: 
 
 
 def test_a_password_reset_or_disabling_a_user_ends_every_session(desk_env) -> None:  # noqa: F811
-    from review.users import set_active, set_password
+    from review.users import reset_password, set_active
 
     first, second = logged_in(desk_env, "ben"), logged_in(desk_env, "ben")
     other = logged_in(desk_env, "ana")
-    set_password(desk_env.db, "ben", "a brand new passphrase", actor="root")
+    reset_password(desk_env.db, "ben", "a brand new passphrase", actor="root")
     assert first.get("/").status_code == 303 and second.get("/").status_code == 303
     assert other.get("/").status_code == 200  # other users keep theirs
     assert login(make_client(desk_env.settings), "ben", "a brand new passphrase").status_code == 303
