@@ -147,7 +147,7 @@ def summarise(results: list[SourceResult]) -> str:
 
 async def bench(args: argparse.Namespace, urls: list[str]) -> None:
     specs = [SourceSpec(name=f"feed{i}", type="rss", url=u) for i, u in enumerate(urls)]
-    settings = HttpSettings(allow_private_hosts=True)
+    settings = HttpSettings(allow_private_hosts="loopback")
     workers = args.workers
     print(
         f"collector: global_concurrency={settings.global_concurrency}, per_host_concurrency={settings.per_host_concurrency}, "

@@ -17,6 +17,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Mapping
 
+from extractors.dates import drop_future_dates
 from extractors.feeds import FeedError, ParsedFeed, discover_feeds, parse_feed
 from extractors.http import FetchError, Fetcher, FetchResponse
 from extractors.models import CollectedItem, SourceResult, SourceSpec
@@ -161,8 +162,11 @@ async def collect_source(
     """One source; every failure becomes a SourceResult with status "error"."""
     try:
         if spec.type in FEED_TYPES:
-            return await _collect_feed(spec, fetcher, validators or {}, since, parse_executor)
-        return await _collect_social(spec, fetcher, since)
+            result = await _collect_feed(spec, fetcher, validators or {}, since, parse_executor)
+        else:
+            result = await _collect_social(spec, fetcher, since)
+        result.warnings.extend(drop_future_dates(result.items))
+        return result
     except FetchError as exc:
         return _error(spec, str(exc))
     except FeedError as exc:

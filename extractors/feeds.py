@@ -22,7 +22,7 @@ import lxml.html
 from lxml import etree
 
 from extractors.models import CollectedItem, SourceSpec
-from extractors.urls import canonicalize
+from extractors.urls import canonicalize, web_url
 
 __all__ = ["FeedError", "ParsedFeed", "parse_feed", "discover_feeds", "html_to_text", "looks_like_html"]
 
@@ -42,6 +42,7 @@ _SPACE = re.compile(r"[ \t\r\f\v]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
 _BLOCK_TAGS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr", "section", "article"}
 _DROP_TAGS = ("script", "style", "noscript", "template")
+_URL_BREAKS = re.compile(r"[\t\r\n]")
 
 
 class FeedError(Exception):
@@ -127,15 +128,12 @@ def _synth_guid(*parts: Any) -> str:
 def _absolute(link: str | None, base: str) -> str | None:
     if not link or not isinstance(link, str):
         return None
-    link = link.strip()
+    link = _URL_BREAKS.sub("", link.strip())  # a link wrapped over lines is one URL, as browsers read it
     try:
         resolved = urljoin(base, link) if base else link
-        scheme = urlsplit(resolved).scheme.lower()
     except ValueError:
         return None
-    if scheme not in ("http", "https"):
-        return None
-    return canonicalize(resolved)
+    return canonicalize(resolved) if web_url(resolved) else None
 
 
 # -- XML feeds via feedparser ------------------------------------------------
@@ -327,13 +325,27 @@ def _parse_json(content: bytes, url: str, source: SourceSpec) -> ParsedFeed:
 
 
 def _dedupe(feed: ParsedFeed) -> ParsedFeed:
-    seen: set[str] = set()
+    """One entry per guid and link: a reused guid with a new link is a distinct entry, kept under its own id.
+
+    Feeds that stamp every entry with the same guid (a CMS default) would
+    otherwise lose all but their first story. The derived id depends only on
+    the guid and the link, so a rerun finds the same row again.
+    """
+    links: dict[str, set[str | None]] = {}
     kept: list[CollectedItem] = []
     for item in feed.items:
-        if item.guid in seen:
+        seen = links.get(item.guid)
+        if seen is None:
+            links[item.guid] = {item.url}
+            kept.append(item)
+            continue
+        if item.url is None or item.url in seen:
             feed.warnings.append(f"duplicate guid {item.guid[:80]!r}; kept the first entry")
             continue
-        seen.add(item.guid)
+        seen.add(item.url)
+        feed.warnings.append(f"duplicate guid {item.guid[:80]!r} with another link; kept as its own entry")
+        item.guid = _synth_guid(item.guid, item.url)
+        links.setdefault(item.guid, {item.url})
         kept.append(item)
     feed.items = kept
     return feed
@@ -393,7 +405,7 @@ def discover_feeds(html: bytes, base_url: str) -> list[str]:
         if kind in ("application/json", "application/xml", "text/xml") and "feed" not in (href + (link.get("title") or "")).lower():
             continue  # generic types count only when the link says it is a feed
         absolute = urljoin(base, href)
-        if urlsplit(absolute).scheme in ("http", "https") and absolute not in found:
+        if web_url(absolute) and absolute not in found:
             found.append(absolute)
     return found
 

@@ -78,7 +78,7 @@ class HttpSettings:
     per_host_concurrency: int = 4
     per_host_delay: float = 0.0
     global_concurrency: int = 96
-    allow_private_hosts: bool = False
+    allow_private_hosts: bool | str = False  # True: private addresses too; "loopback": 127.0.0.0/8 and ::1 only
     retries: int = 3
     backoff_base: float = 0.5
     max_retry_after: float = 60.0

@@ -18,7 +18,8 @@ import time
 from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
-__all__ = ["UnsafeURL", "ResolutionFailed", "HostGuard", "blocked_reason", "METADATA_ADDRESSES"]
+__all__ = ["UnsafeURL", "ResolutionFailed", "HostGuard", "blocked_reason", "refusal", "embedded_ipv4", "LOOPBACK",
+           "METADATA_ADDRESSES"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses it resolves to, as text; the system resolver by default.
@@ -42,6 +43,14 @@ METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
 )
 _SCHEMES = {"http", "https"}
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# IPv6 forms that carry an IPv4 address inside (RFC 6052 NAT64, RFC 4291 IPv4-compatible):
+# a gateway translates them to the IPv4 address, metadata service included.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/96"))
+_V4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+LOOPBACK = "loopback"
+"""`allow_private="loopback"`: only 127.0.0.0/8 and ::1 may be reached (tests, the demo); nothing else, public or private."""
+PrivatePolicy = bool | str  # False: public only; True: private too; "loopback": loopback only
 
 
 class UnsafeURL(Exception):
@@ -57,16 +66,33 @@ class ResolutionFailed(UnsafeURL):
     """The host did not resolve: a connection problem, not a policy refusal."""
 
 
+def embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for: mapped, 6to4, Teredo, NAT64, IPv4-compatible."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if any(ip in net for net in _NAT64):
+        found.append(low32)
+    elif ip in _V4_COMPATIBLE and int(ip) > 1:  # not :: or ::1
+        found.append(low32)
+    return found
+
+
 def blocked_reason(ip: IPAddress) -> str | None:
     """Why this address is off-limits, or None when it is public."""
     if ip in METADATA_ADDRESSES:
         return "cloud metadata address"
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if mapped is not None:
-            inner = blocked_reason(mapped)
-            if inner:
-                return inner
+    for inner_ip in embedded_ipv4(ip):
+        inner = blocked_reason(inner_ip)
+        if inner:
+            return inner
     checks = (
         ("is_unspecified", "unspecified address"),
         ("is_loopback", "loopback address"),
@@ -86,9 +112,27 @@ def blocked_reason(ip: IPAddress) -> str | None:
 
 
 def _is_metadata(ip: IPAddress) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip in METADATA_ADDRESSES
+    return ip in METADATA_ADDRESSES or any(inner in METADATA_ADDRESSES for inner in embedded_ipv4(ip))
+
+
+def _is_loopback(ip: IPAddress) -> bool:
+    """127.0.0.0/8 or ::1 itself (not an IPv6 form that a gateway would translate)."""
+    return ip.is_loopback
+
+
+def refusal(ip: IPAddress, allow_private: PrivatePolicy = False) -> str | None:
+    """Why `ip` may not be reached under this policy, or None.
+
+    The metadata service is refused under every policy, in every IPv6 form
+    (mapped, 6to4, Teredo, NAT64): it hands out credentials.
+    """
+    if _is_metadata(ip):
+        return "cloud metadata address"
+    if allow_private == LOOPBACK:
+        return None if _is_loopback(ip) else "address outside loopback (private hosts allowed: loopback only)"
+    if allow_private:
+        return None
+    return blocked_reason(ip)
 
 
 def _is_ip_literal(host: str) -> bool:
@@ -104,7 +148,7 @@ class HostGuard:
 
     def __init__(
         self,
-        allow_private: bool = False,
+        allow_private: PrivatePolicy = False,
         cache_ttl: float = 300.0,
         resolve_names: bool = True,
         resolver: Resolver | None = None,
@@ -140,9 +184,7 @@ class HostGuard:
         for ip in addresses:
             # Allowing private hosts (demo, tests, an intranet feed) never
             # opens the cloud metadata service: it hands out credentials.
-            reason = "cloud metadata address" if _is_metadata(ip) else None
-            if not self.allow_private:
-                reason = blocked_reason(ip)
+            reason = refusal(ip, self.allow_private)
             if reason:
                 raise UnsafeURL(url or host, f"blocked: {host} resolves to {reason} {ip}")
         return addresses

@@ -8,6 +8,7 @@ from __future__ import annotations
 from lxml import etree
 
 from extractors.models import SourceSpec
+from extractors.urls import web_url
 
 __all__ = ["OPMLError", "read_opml", "write_opml"]
 
@@ -16,7 +17,11 @@ _WRITE_TYPES = {"rss": "rss", "atom": "atom", "jsonfeed": "json", "feed": "rss"}
 
 
 class OPMLError(ValueError):
-    """The document is not OPML."""
+    """The document is not OPML, or not one that can be imported whole."""
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
 
 
 def _tags_from_category(value: str | None) -> list[str]:
@@ -27,14 +32,23 @@ def _tags_from_category(value: str | None) -> list[str]:
 
 
 def read_opml(content: bytes) -> list[SourceSpec]:
-    """Every outline with an `xmlUrl`, tagged with its folders and categories."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
+    """Every outline with an `xmlUrl`, tagged with its folders and categories.
+
+    All or nothing: a truncated or malformed file, one that declares entities
+    (an entity-expansion bomb has no other use in a feed list) or an outline
+    whose xmlUrl is not http(s) raises OPMLError, so an import never adds
+    half a list or a `javascript:` source.
+    """
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=False, huge_tree=False, load_dtd=False)
     try:
         root = etree.fromstring(content, parser)
     except (etree.XMLSyntaxError, ValueError) as exc:
-        raise OPMLError(f"not OPML: {exc}") from None
+        raise OPMLError(f"not OPML (truncated or malformed XML): {_one_line(exc)}") from None
     if root is None or etree.QName(root).localname.lower() != "opml":
         raise OPMLError("not OPML: root element is not <opml>")
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and next(iter(dtd.iterentities()), None) is not None:
+        raise OPMLError("OPML that declares XML entities is refused (entity expansion)")
     body = next((el for el in root if isinstance(el.tag, str) and etree.QName(el).localname.lower() == "body"), None)
     if body is None:
         return []
@@ -50,6 +64,8 @@ def read_opml(content: bytes) -> list[SourceSpec]:
             if not url:
                 walk(el, folders + ((label,) if label else ()))
                 continue
+            if not web_url(url):
+                raise OPMLError(f"outline {label[:80] or '(untitled)'!r}: xmlUrl {url[:100]!r} is not an http(s) URL")
             tags = list(folders) + _tags_from_category(el.get("category"))
             name = label or url
             unique, n = name, 2

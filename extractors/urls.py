@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["canonicalize", "is_tracking_param", "TRACKING_PARAMS", "TRACKING_PREFIXES"]
+__all__ = ["canonicalize", "is_tracking_param", "web_url", "TRACKING_PARAMS", "TRACKING_PREFIXES"]
 
 TRACKING_PREFIXES: tuple[str, ...] = ("utm_", "pk_", "mtm_", "hmb_", "__hs", "_hs", "oly_", "vero_")
 TRACKING_PARAMS: frozenset[str] = frozenset(
@@ -26,6 +26,34 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PCT = re.compile(r"%[0-9a-fA-F]{2}")
 # Characters kept literally in a path; everything else is percent-encoded once.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+
+
+_WEB_SCHEMES = ("http", "https")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def web_url(url: str | None) -> str | None:
+    """The one URL policy: `url` (stripped) when it is an absolute http(s) URL with a host, else None.
+
+    Everything that stores, links or fetches a URL from outside (feeds, posts,
+    OPML, sources.yaml, the desk, the published digest) asks this, so a
+    `javascript:`, `data:` or `file:` URL is refused in the same way everywhere.
+    Browsers drop tabs and newlines inside a URL ("java\tscript:"), so a URL
+    with a control character inside is refused rather than cleaned.
+    """
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if not url or _CONTROL.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _WEB_SCHEMES or not parts.hostname:
+        return None
+    return url
 
 
 def is_tracking_param(name: str) -> bool:

@@ -88,6 +88,8 @@ def run_night(
     With `story_ids`, only those stories are redrafted (from the draft stage), whatever their cache.
     """
     day, style, max_stories = validate_params(settings, day, from_stage, style, max_stories)
+    if sources:
+        pipeline.selected_specs(settings, sources)  # unknown names fail here, once, not in a retried task
     if story_ids:
         from_stage = "draft"
     db = Database(settings.database_url)

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from newsdesk.config import STAGES, ConfigError, Settings, load_settings
 
@@ -47,7 +48,7 @@ def settings() -> Settings:
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)  # one line, however narrow the terminal
     raise typer.Exit(code)
 
 
@@ -148,10 +149,14 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
              style: str | None, story: int | None = None) -> dict[str, Any]:
     """Run the nightly flow with progress bars; returns its statistics."""
     _prefect_env()
+    from newsdesk.sources import check_source_names
+
+    s = settings()
+    if sources:  # an unknown --source is one line, before Prefect is even imported (not a failed flow after retries)
+        check_source_names(s.sources_file, sources)
     from flows.nightly import nightly, validate_params
     from flows.progress import set_reporter
 
-    s = settings()
     validate_params(s, day, from_stage, style, max_stories)  # fail fast, before Prefect starts
     _ready_db().dispose()
     with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -385,6 +390,9 @@ def review_regenerate(
     from flows import pipeline
 
     def body() -> dict[str, Any]:
+        from storage.limits import check_text
+
+        check_text("note", instruction)  # the same limit as the desk's form
         db = _ready_db()
         try:
             return pipeline.regenerate_story(pipeline.Context(settings(), db), story_id,
@@ -520,6 +528,7 @@ def sources_list(as_json: bool = typer.Option(False, "--json")) -> None:
     from sqlalchemy import select
 
     from newsdesk.sources import load_sources
+    from storage.db import DatabaseNotReady, sqlite_path
     from storage.models import Source
 
     def body() -> None:
@@ -531,8 +540,13 @@ def sources_list(as_json: bool = typer.Option(False, "--json")) -> None:
             db.check_ready()
             with db.session() as sess:
                 health = {src.name: src for src in sess.scalars(select(Source))}
-        except Exception:
-            health = {}
+        except DatabaseNotReady as exc:
+            path = sqlite_path(db.url)
+            if path is None or path.exists():
+                raise  # unreachable, not a database, or behind the code: one line, like every command
+            err.print(f"note: no database yet, so no health to show ({exc})", markup=False, highlight=False, soft_wrap=True)
+        finally:
+            db.dispose()
         rows = []
         for spec in specs:
             h = health.get(spec.name)
@@ -542,16 +556,20 @@ def sources_list(as_json: bool = typer.Option(False, "--json")) -> None:
                 "last_error": h.last_error if h else None,
                 "failing_streak": h.consecutive_failures if h else 0,
                 "flagged": bool(h and h.consecutive_failures >= s.flag_after),
+                "warnings": list(h.warnings or []) if h else [],
             })
         if as_json:
             print(json.dumps(rows, indent=2))
             return
         table = Table()
-        for col in ("name", "type", "url/handle", "last success", "failing", "last error"):
+        for col in ("name", "type", "url/handle", "last success", "failing", "last error / warnings"):
             table.add_column(col, overflow="fold")
         for r in rows:
             streak = f"{r['failing_streak']}" + (" FLAGGED" if r["flagged"] else "")
-            table.add_row(r["name"], r["type"], r["url"] or "", (r["last_success"] or "never")[:19], streak, r["last_error"] or "")
+            problems = [r["last_error"]] if r["last_error"] else []
+            problems += [f"warning: {w}" for w in r["warnings"]]
+            table.add_row(Text(r["name"]), r["type"], Text(r["url"] or ""), (r["last_success"] or "never")[:19], streak,
+                          Text("\n".join(problems)))
         out.print(table)
     guarded(body)
 
@@ -559,16 +577,21 @@ def sources_list(as_json: bool = typer.Option(False, "--json")) -> None:
 @sources_app.command("import-opml")
 def sources_import_opml(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True)) -> None:
     """Add the feeds of an OPML file to the sources file (categories become tags)."""
-    from extractors.opml import read_opml
-    from newsdesk.sources import dump_sources, load_sources
+    from extractors.opml import OPMLError, read_opml
+    from newsdesk.sources import add_sources, load_sources
 
     def body() -> None:
         s = settings()
         current = load_sources(s.sources_file) if s.sources_file.exists() else []
         names = {x.name for x in current}
         urls = {x.url for x in current if x.url}
-        added = [spec for spec in read_opml(file.read_bytes()) if spec.name not in names and spec.url not in urls]
-        s.sources_file.write_text(dump_sources(current + added), encoding="utf-8")
+        try:
+            found = read_opml(file.read_bytes())  # all or nothing: a bad file imports no feed
+        except OPMLError as exc:
+            raise OPMLError(f"{file}: {exc}; nothing imported") from None
+        added = [spec for spec in found if spec.name not in names and spec.url not in urls]
+        if added:
+            add_sources(s.sources_file, added)  # keeps the file's comments; one atomic rename
         out.print(f"added {len(added)} sources to {s.sources_file}", highlight=False)
     guarded(body)
 
@@ -595,13 +618,12 @@ def sources_export_opml(out_file: Optional[Path] = typer.Option(None, "--out", h
 def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")) -> None:
     """Start the editors' web app."""
     def body() -> None:
-        import uvicorn
-
+        from newsdesk.serving import serve_app
         from newsdesk.webapp import build_app
 
         application = build_app(settings())
         out.print(f"newsdesk desk on http://{host}:{port}/ (log in with a user from `newsdesk users add`)", highlight=False)
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        serve_app(application, host=host, port=port)
     guarded(body)
 
 

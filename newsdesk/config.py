@@ -14,6 +14,7 @@ from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from extractors.http import HttpSettings
+from extractors.netguard import LOOPBACK
 from review.delivery.settings import ChannelSettings, DeliverySettings, EmailSettings, check_public_url, parse_smtp_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,31 @@ def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _private_hosts(env: Mapping[str, str]) -> bool | str:
+    """NEWSDESK_ALLOW_PRIVATE_HOSTS: false (public only), true (private too) or loopback (127.0.0.0/8 and ::1 only)."""
+    raw = (env.get("NEWSDESK_ALLOW_PRIVATE_HOSTS") or "").strip().lower()
+    if raw == LOOPBACK:
+        return LOOPBACK
+    try:
+        return _bool(env, "NEWSDESK_ALLOW_PRIVATE_HOSTS")
+    except ConfigError:
+        raise ConfigError(f"NEWSDESK_ALLOW_PRIVATE_HOSTS must be true, false or loopback, not {raw!r}") from None
+
+
+def _proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    """NEWSDESK_TRUSTED_PROXIES: addresses or CIDR ranges, separated by commas or spaces; none by default."""
+    import ipaddress
+
+    raw = env.get("NEWSDESK_TRUSTED_PROXIES") or ""
+    values = tuple(v for v in raw.replace(",", " ").split() if v)
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(f"NEWSDESK_TRUSTED_PROXIES: {value!r} is not an IP address or range (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+    return values
 
 
 def _number(env: Mapping[str, str], name: str, default: float | None, kind: type = float) -> float | None:
@@ -87,6 +113,7 @@ class Settings:
     site_url: str | None = None
     webhook_url: str | None = None
     secret_key: str | None = None
+    trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For the desk believes
     llm: LLMConfig = field(default_factory=lambda: LLMConfig(None, None, "gpt-4.1-mini"))
     http: HttpSettings = field(default_factory=HttpSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
@@ -210,13 +237,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mode=_llm_mode(env.get("NEWSDESK_LLM_MODE")),
     )
     http = HttpSettings(
-        allow_private_hosts=_bool(env, "NEWSDESK_ALLOW_PRIVATE_HOSTS"),
+        allow_private_hosts=_private_hosts(env),
         global_concurrency=int(_number(env, "NEWSDESK_HTTP_CONCURRENCY", 96, int)),
         per_host_concurrency=int(_number(env, "NEWSDESK_HTTP_PER_HOST", 4, int)),
     )
+    database_url = env.get("NEWSDESK_DATABASE_URL") or f"sqlite:///{data_dir / 'newsdesk.db'}"
+    if env.get("NEWSDESK_DATABASE_URL"):
+        from storage.dburl import DatabaseURLError, normalize_database_url
+
+        try:
+            database_url = normalize_database_url(database_url)
+        except DatabaseURLError as exc:
+            raise ConfigError(f"database URL (NEWSDESK_DATABASE_URL or --database-url): {exc}") from None
     return Settings(
         data_dir=data_dir,
-        database_url=env.get("NEWSDESK_DATABASE_URL") or f"sqlite:///{data_dir / 'newsdesk.db'}",
+        database_url=database_url,
         sources_file=Path(env.get("NEWSDESK_SOURCES") or REPO_ROOT / "sources.yaml").expanduser(),
         prompts_dir=Path(env.get("NEWSDESK_PROMPTS_DIR") or REPO_ROOT / "prompts").expanduser(),
         publish_dir=Path(env.get("NEWSDESK_PUBLISH_DIR") or data_dir / "site").expanduser(),
@@ -229,6 +264,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         site_url=env.get("NEWSDESK_SITE_URL") or None,
         webhook_url=env.get("NEWSDESK_WEBHOOK_URL") or None,
         secret_key=env.get("NEWSDESK_SECRET_KEY") or None,
+        trusted_proxies=_proxies(env),
         llm=llm,
         http=http,
         delivery=_delivery(env, env.get("NEWSDESK_SITE_URL") or None),

@@ -36,7 +36,7 @@ def run_demo(settings: Settings, *, port: int, style: str | None, console: Conso
         os.environ.update({
             "NEWSDESK_DATA_DIR": str(data_dir),
             "NEWSDESK_SOURCES": str(sources_file),
-            "NEWSDESK_ALLOW_PRIVATE_HOSTS": "1",
+            "NEWSDESK_ALLOW_PRIVATE_HOSTS": "loopback",
         })
         os.environ.pop("NEWSDESK_DATABASE_URL", None)
         demo_settings = load_settings()

@@ -39,6 +39,7 @@ def build_app(settings: Settings):
         publish_dir=settings.publish_dir,
         site_url=settings.site_url,
         webhook_url=settings.webhook_url,
+        trusted_proxies=settings.trusted_proxies,
         regenerate=regenerate if settings.llm.configured else None,
         delivery=settings.delivery,
     ))

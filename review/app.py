@@ -11,7 +11,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from urllib.parse import quote
 
-from review.ratelimit import LoginLimiter
+from review.bodylimit import MAX_BODY_BYTES, BodyLimit
+from review.clientaddr import parse_proxies
+from review.ratelimit import HashGate, LoginLimiter
 from review.sessions import SessionCodec, new_session
 from review.settings import ReviewSettings
 from review.web import SAFE_METHODS, CsrfFailed, DeskApp, Forbidden, LoginRequired, make_env, render
@@ -37,8 +39,12 @@ def create_app(settings: ReviewSettings) -> FastAPI:
         settings=settings,
         db=db,
         sessions=SessionCodec(settings.secret_key, settings.session_max_age_seconds, settings.cookie_secure),
-        limiter=LoginLimiter(settings.login_max_failures, settings.login_window_seconds),
+        limiter=LoginLimiter(settings.login_max_failures, settings.login_window_seconds,
+                             max_per_address=settings.login_max_per_address, max_global=settings.login_max_global,
+                             global_window_seconds=settings.login_global_window_seconds),
         env=make_env(),
+        hash_gate=HashGate(settings.login_hash_slots, settings.login_max_waiting),
+        proxies=parse_proxies(settings.trusted_proxies),
     )
 
     @app.middleware("http")
@@ -62,6 +68,7 @@ def create_app(settings: ReviewSettings) -> FastAPI:
         return response
 
     _exception_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # outermost of ours: before sessions or forms
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     from review.routes import auth, delivery, digest, queue, story, users

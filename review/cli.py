@@ -6,7 +6,7 @@ import sys
 import typer
 
 from review.users import ROLES, UserError, add_user, list_users
-from storage.db import Database, DatabaseNotReady
+from storage.db import Database, DatabaseNotReady, DatabaseURLError
 
 users_app = typer.Typer(help="Desk accounts: editors review and publish; admins also manage users and publish corrections.",
                         no_args_is_help=True)
@@ -20,12 +20,17 @@ def _database(database_url: str | None) -> Database:
             database_url = load_settings().database_url
         except Exception as exc:  # no config module or no setting: ask for the URL explicitly
             raise typer.BadParameter(f"no database configured ({exc.__class__.__name__}); pass --database-url") from exc
-    db = Database(database_url)
+    try:
+        db = Database(database_url)
+    except DatabaseURLError as exc:
+        typer.echo(f"error: database URL: {exc}", err=True)
+        raise typer.Exit(1) from exc
     try:
         db.check_ready()
     except DatabaseNotReady as exc:
+        db.dispose()
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(1) from exc  # the same exit code as every other newsdesk command
     return db
 
 

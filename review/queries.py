@@ -31,6 +31,7 @@ class SourceHealth:
     last_error_at: datetime | None
     failures: int
     flagged: bool
+    warnings: tuple[str, ...] = ()
 
 
 def source_health(session: Session, flag_after: int) -> list[SourceHealth]:
@@ -42,10 +43,10 @@ def source_health(session: Session, flag_after: int) -> list[SourceHealth]:
             SourceHealth(
                 name=s.name, type=s.type, url=s.url or s.handle, enabled=s.enabled,
                 last_success_at=s.last_success_at, last_error=s.last_error, last_error_at=s.last_error_at,
-                failures=failures, flagged=s.enabled and failures >= flag_after,
+                failures=failures, flagged=s.enabled and failures >= flag_after, warnings=tuple(s.warnings or ()),
             )
         )
-    rows.sort(key=lambda r: (not r.flagged, r.failures == 0, not r.enabled, r.name.lower()))
+    rows.sort(key=lambda r: (not r.flagged, r.failures == 0, not r.warnings, not r.enabled, r.name.lower()))
     return rows
 
 

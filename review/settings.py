@@ -21,6 +21,12 @@ class ReviewSettings:
     cookie_secure: bool | None = None  # None: Secure exactly when the request came over https
     login_max_failures: int = 5  # per name + client address ...
     login_window_seconds: int = 15 * 60  # ... within this window, then 429
+    login_max_per_address: int = 20  # attempts from one address, whatever the names, in the same window
+    login_max_global: int = 100  # attempts over the whole desk ...
+    login_global_window_seconds: int = 60  # ... per minute
+    login_hash_slots: int = 2  # password hashes at once (argon2id takes 64 MiB each)
+    login_max_waiting: int = 32  # sign-ins queued for a slot; more get 503 at once
+    trusted_proxies: tuple[str, ...] = ()  # addresses/ranges whose X-Forwarded-For is believed; none by default
     session_max_age_seconds: int = 12 * 60 * 60
     flag_failing_after: int = 3  # a source failing this many nights in a row is flagged
     default_style: str = "awesome-ai-daily"

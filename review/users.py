@@ -15,6 +15,7 @@ from storage.models import User
 ROLES = ("editor", "admin")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # longer "passwords" are refused before hashing (a login form is not an upload)
 
 
 class UserError(ValueError):
@@ -47,6 +48,8 @@ def add_user(db: Database, name: str, role: str, password: str, *, actor: str = 
         raise UserError(f"unknown role {role!r}: use {' or '.join(ROLES)}")
     if len(password or "") < MIN_PASSWORD:
         raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise UserError(f"a password has at most {MAX_PASSWORD} characters")
     with db.session() as s:
         if _find(s, name) is not None:
             raise UserError(f"user {name!r} already exists")
@@ -54,6 +57,40 @@ def add_user(db: Database, name: str, role: str, password: str, *, actor: str = 
         s.add(user)
         s.flush()
         audit(s, actor, "user.created", "user", name, None, {"name": name, "role": role})
+        return _account(user)
+
+
+def reset_password(db: Database, name: str, password: str, *, actor: str = "cli") -> Account:
+    """Reset a password; every session the user had ends (whoever held one must sign in again)."""
+    from review.session_store import revoke_user_sessions
+
+    if len(password or "") < MIN_PASSWORD:
+        raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise UserError(f"a password has at most {MAX_PASSWORD} characters")
+    with db.session() as s:
+        user = _find(s, name or "")
+        if user is None:
+            raise UserError(f"no user {name!r}")
+        user.password_hash = hash_password(password)
+        ended = revoke_user_sessions(s, user.id)
+        audit(s, actor, "user.password_reset", "user", user.name, None, {"sessions_ended": ended})
+        return _account(user)
+
+
+def set_active(db: Database, name: str, active: bool, *, actor: str = "cli") -> Account:
+    """Disable (or re-enable) a user; disabling ends every session the user had."""
+    from review.session_store import revoke_user_sessions
+
+    with db.session() as s:
+        user = _find(s, name or "")
+        if user is None:
+            raise UserError(f"no user {name!r}")
+        before = user.active
+        user.active = bool(active)
+        ended = 0 if active else revoke_user_sessions(s, user.id)
+        audit(s, actor, "user.enabled" if active else "user.disabled", "user", user.name,
+              {"active": before}, {"active": user.active, "sessions_ended": ended})
         return _account(user)
 
 
@@ -65,6 +102,8 @@ def _find(session: Session, name: str) -> User | None:
 
 def verify(db: Database, name: str, password: str) -> Account | None:
     """The account when name and password match an active user, else None (same cost either way)."""
+    if len(name or "") > 200 or len(password or "") > MAX_PASSWORD:
+        return None  # never hash an oversized input
     with db.session() as s:
         user = _find(s, name or "")
         ok = check_password(user.password_hash if user else None, password or "")

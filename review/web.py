@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +11,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
-from review.ratelimit import LoginLimiter
+from review.clientaddr import real_client
+from review.ratelimit import HashGate, LoginLimiter
 from review.sessions import CSRF_FIELD, SessionCodec, SessionData, csrf_matches
 from review.settings import ReviewSettings
-from review.users import Account, get_account
+from review.session_store import session_account
+from review.users import Account
 from storage.db import Database
+from summarizer.render import safe_url
 
 TEMPLATES = Path(__file__).parent / "templates"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -58,6 +61,8 @@ class DeskApp:
     sessions: SessionCodec
     limiter: LoginLimiter
     env: Environment
+    hash_gate: HashGate = field(default_factory=HashGate)
+    proxies: tuple = ()  # trusted reverse proxies (networks), from settings.trusted_proxies
 
 
 def make_env() -> Environment:
@@ -67,6 +72,7 @@ def make_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["safe_url"] = safe_url  # the one URL policy: no javascript: or data: links on the desk either
     env.filters["money"] = lambda v: f"${v:,.2f}" if v is not None else "–"
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else v
     env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M UTC") if v is not None and hasattr(v, "strftime") else (str(v)[:16].replace("T", " ") + " UTC" if v else "never")
@@ -82,7 +88,9 @@ def session_of(request: Request) -> SessionData:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The address login throttling and the audit log use (forwarded headers only from trusted proxies)."""
+    peer = request.client.host if request.client else None
+    return real_client(peer, request.headers.getlist("x-forwarded-for"), desk_of(request).proxies)
 
 
 def check_day(day: str) -> str:
@@ -123,8 +131,9 @@ async def check_csrf(request: Request) -> None:
 
 async def require_user(request: Request) -> Account:
     """Dependency for every page but login: a live account, and a CSRF token on POST."""
-    name = session_of(request).user
-    account = await run_in_threadpool(get_account, desk_of(request).db, name) if name else None
+    session = session_of(request)
+    account = (await run_in_threadpool(session_account, desk_of(request).db, session.user, session.sid)
+               if session.user else None)  # a live server-side session of an active user, or nobody
     if account is None:
         raise LoginRequired()
     request.state.user = account

@@ -16,7 +16,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from storage.dburl import DatabaseURLError, describe_database_url, normalize_database_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -26,7 +30,11 @@ class DatabaseNotReady(RuntimeError):
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent stages."""
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent stages.
+
+    The URL is checked first (`storage.dburl`): a bad one raises DatabaseURLError, one line.
+    """
+    url = normalize_database_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -44,10 +52,18 @@ def make_engine(url: str) -> Engine:
 
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
-    if not url.startswith("sqlite:///"):
+    scheme, sep, rest = url.partition(":///")
+    if not sep or scheme not in ("sqlite", "sqlite+pysqlite"):
         return None
-    path = url[len("sqlite:///"):]
+    path = rest.split("?", 1)[0]
     return Path(path) if path and path != ":memory:" else None
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own first line (e.g. "file is not a database"), without SQLAlchemy's wrapping."""
+    orig = getattr(exc, "orig", None) or exc
+    text = " ".join(str(orig).split())
+    return text[:300] or type(orig).__name__
 
 
 def _alembic_config(engine: Engine) -> Config:
@@ -63,9 +79,12 @@ def migrate(engine: Engine) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     cfg = _alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except (OperationalError, SQLAlchemyDatabaseError) as exc:  # unreachable, no such database, not a database file
+        raise DatabaseNotReady(f"cannot open the database {describe_database_url(str(engine.url))}: {_reason(exc)}") from exc
 
 
 def check_ready(engine: Engine) -> None:
@@ -77,8 +96,8 @@ def check_ready(engine: Engine) -> None:
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
-    except Exception as exc:  # connection refused, bad URL...
-        raise DatabaseNotReady(f"cannot open the database: {exc.__class__.__name__}: {exc}".splitlines()[0]) from exc
+    except Exception as exc:  # connection refused, no such database, not a database file...
+        raise DatabaseNotReady(f"cannot open the database {describe_database_url(str(engine.url))}: {_reason(exc)}") from exc
     if current != head:
         raise DatabaseNotReady(
             f"database schema is at {current or 'nothing'}, code expects {head}: run `newsdesk init`"
@@ -93,8 +112,8 @@ class Database:
     """An engine plus a session factory; the one handle passed down to every stage."""
 
     def __init__(self, url: str):
-        self.url = url
-        self.engine = make_engine(url)
+        self.url = normalize_database_url(url)  # DatabaseURLError (one line) for a URL that cannot work
+        self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

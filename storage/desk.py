@@ -28,6 +28,7 @@ from storage.models import (
     StoryItem,
     utcnow,
 )
+from storage.limits import TooLong, check_draft_changes, check_text
 from storage.writes import draft_snapshot
 
 STATUSES = ("pending", "approved", "rejected", "needs_human")
@@ -229,6 +230,14 @@ def audit(session: Session, actor: str, action: str, entity: str, entity_id: Any
     session.add(AuditLog(actor=actor, action=action, entity=entity, entity_id=str(entity_id), before=before, after=after))
 
 
+def _within_limits(check: Callable[..., None], *args: Any) -> None:
+    """Field-size limits (storage.limits) as the desk's own refusal."""
+    try:
+        check(*args)
+    except TooLong as exc:
+        raise InvalidAction(str(exc)) from None
+
+
 def _check_version(d: Draft, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != d.version:
         raise Conflict(
@@ -301,6 +310,7 @@ def approve(session: Session, story_id: int, actor: str, expected_version: int |
 def reject(session: Session, story_id: int, actor: str, reason: str, expected_version: int | None = None) -> StoryRow:
     if not reason or not reason.strip():
         raise InvalidAction("a rejection needs a reason")
+    _within_limits(check_text, "reason", reason.strip())
     story = _load(session, story_id)
     d = story.draft
     assert d is not None
@@ -345,6 +355,7 @@ def edit(
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise InvalidAction(f"cannot edit {', '.join(sorted(unknown))}")
+    _within_limits(check_draft_changes, changes)
     story = _load(session, story_id)
     d = story.draft
     assert d is not None
@@ -472,6 +483,8 @@ def update_digest(
     title: str | None = None,
     style: str | None = None,
 ) -> Digest:
+    _within_limits(check_text, "digest_title", title)
+    _within_limits(check_text, "digest_intro", intro)
     dg = _digest_row(session, day)
     assert dg is not None
     if expected_version is not None and expected_version != dg.version:
@@ -512,6 +525,7 @@ def publish(
     `render` turns the digest into Markdown (and may write files); it is
     passed in so this layer stays free of rendering code.
     """
+    _within_limits(check_text, "note", note)
     data = digest_data(session, day, style=style)
     if not data.entries:
         raise InvalidAction(f"nothing to publish for {day}: no approved stories")

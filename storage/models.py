@@ -73,6 +73,9 @@ class Source(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # What the last successful fetch found wrong (truncated XML, entries without links, future
+    # dates...): a source that answers but loses entries must not look healthy.
+    warnings: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -333,6 +336,23 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeskSession(Base):
+    """A signed-in desk session, so logout, a password reset or disabling a user ends it server-side.
+
+    `id` is a hash of the token in the cookie (the table never holds a usable
+    token); `credential` fingerprints the password hash at sign-in, so any
+    password change ends every older session even without an explicit revoke.
+    """
+
+    __tablename__ = "desk_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
 
 
 class AuditLog(Base):

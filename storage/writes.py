@@ -29,6 +29,7 @@ from storage.models import (
 )
 
 SOURCE_FIELDS = ("type", "url", "handle", "base_url", "tags", "weight")
+MAX_SOURCE_WARNINGS = 20  # a feed with 5,000 broken entries keeps the first few, not a megabyte of text
 
 
 def upsert_sources(session: Session, specs: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -62,8 +63,13 @@ def record_source_health(
     etag: str | None = None,
     last_modified: str | None = None,
     now: datetime | None = None,
+    warnings: Sequence[str] | None = None,
 ) -> None:
-    """Update a source's health after one collection attempt."""
+    """Update a source's health after one collection attempt.
+
+    `warnings` (what a successful fetch found wrong) replace the stored ones;
+    None keeps them (a 304 means the feed, and what is wrong with it, is unchanged).
+    """
     now = now or utcnow()
     src = session.get(Source, source_id)
     if src is None:
@@ -75,6 +81,11 @@ def record_source_health(
             src.etag = etag
         if last_modified is not None:
             src.last_modified = last_modified
+        if warnings is not None:
+            kept = list(warnings)
+            if len(kept) > MAX_SOURCE_WARNINGS:
+                kept = kept[: MAX_SOURCE_WARNINGS - 1] + [f"... and {len(kept) - MAX_SOURCE_WARNINGS + 1} more warnings"]
+            src.warnings = kept or None
     else:
         src.last_error = error
         src.last_error_at = now

@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from extractors.urls import web_url
+
 from summarizer.lint import VIEW_OPENERS, paragraphs, strip_view_opener, style_rules
 from summarizer.models import SourceDoc, StoryDraft
 
@@ -120,15 +122,11 @@ def all_tags(stories: list[DigestStory]) -> list[str]:
 
 
 def safe_url(url: str | None) -> str | None:
-    """Only absolute http(s) URLs are linked; anything else (javascript:, data:) is dropped."""
-    if not url:
-        return None
-    url = url.strip()
-    try:
-        parsed = urlparse(url)
-    except ValueError:
-        return None
-    return url if parsed.scheme in ("http", "https") and parsed.netloc else None
+    """Only absolute http(s) URLs are linked; anything else (javascript:, data:) is dropped.
+
+    The project's one URL policy (`extractors.urls.web_url`): the desk links through this too.
+    """
+    return web_url(url)
 
 
 def _handle(doc: SourceDoc) -> str:

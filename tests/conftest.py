@@ -24,6 +24,43 @@ os.environ.setdefault("TIKTOKEN_CACHE_DIR", tempfile.mkdtemp(prefix="newsdesk-ti
 
 from storage.db import Database  # noqa: E402
 
+
+def _loopback_only() -> None:
+    """No test ever connects outside loopback (127.0.0.0/8, ::1), whatever code path opens the socket.
+
+    The fetcher already runs with NEWSDESK_ALLOW_PRIVATE_HOSTS=loopback in tests; this also covers the
+    LLM client, Prefect and anything else, so a test that forgets its fake fails instead of going out.
+    """
+    import ipaddress
+    import socket
+
+    def allowed(address) -> bool:
+        host = address[0] if isinstance(address, tuple) else None
+        if host is None:
+            return True  # Unix sockets
+        try:
+            ips = [ipaddress.ip_address(str(host).split("%")[0])]
+        except ValueError:
+            ips = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(host, None)]
+        return all(ip.is_loopback or (getattr(ip, "ipv4_mapped", None) or ip).is_loopback for ip in ips)
+
+    original_connect, original_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not allowed(address):
+            raise ConnectionRefusedError(f"tests may only connect to loopback, not {address!r}")
+        return original_connect(self, address)
+
+    def connect_ex(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not allowed(address):
+            raise ConnectionRefusedError(f"tests may only connect to loopback, not {address!r}")
+        return original_connect_ex(self, address)
+
+    socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
+
+
+_loopback_only()
+
 POSTGRES_URL = os.environ.get("NEWSDESK_TEST_POSTGRES_URL")
 DB_BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 

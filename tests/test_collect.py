@@ -49,7 +49,7 @@ def server():
 
 @pytest.fixture
 async def fetcher():
-    f = Fetcher(HttpSettings(allow_private_hosts=True, retries=1, backoff_base=0.01, backoff_max=0.02, read_timeout=1.0, max_bytes=200_000))
+    f = Fetcher(HttpSettings(allow_private_hosts="loopback", retries=1, backoff_base=0.01, backoff_max=0.02, read_timeout=1.0, max_bytes=200_000))
     yield f
     await f.aclose()
 
@@ -283,3 +283,22 @@ async def test_the_same_article_from_a_feed_and_a_post_has_one_canonical_url(ser
     assert hn.status == "ok" and hn.items[0].kind == "post", hn
     assert feed.items[0].url in hn.items[0].links
     assert feed.items[0].url == "https://news.example.com/story"
+
+
+async def test_future_dates_are_unknown_not_stored(server: TestServer, fetcher: Fetcher) -> None:
+    from datetime import timedelta
+    from email.utils import format_datetime
+
+    now = datetime.now(timezone.utc)
+    soon = format_datetime(now + timedelta(minutes=30), usegmt=True)  # within the clock skew
+    server.routes["/f"] = Route(body=rss(
+        ("f1", "https://f.example.com/1", "Fri, 01 Jan 2100 00:00:00 GMT"),
+        ("f2", "https://f.example.com/2", format_datetime(now + timedelta(days=40), usegmt=True)),
+        ("f3", "https://f.example.com/3", soon),
+        ("f4", "https://f.example.com/4", "Mon, 23 Nov 2026 06:00:00 GMT"),
+    ))
+    (result,) = await collect_sources([SourceSpec("f", "rss", server.url("/f"))], fetcher)
+    dates = {i.guid: i.published_at for i in result.items}
+    assert dates["f1"] is None and dates["f2"] is None
+    assert dates["f3"] is not None and dates["f4"] == datetime(2026, 11, 23, 6, tzinfo=timezone.utc)
+    assert sum("in the future" in w for w in result.warnings) == 2

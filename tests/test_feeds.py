@@ -156,3 +156,13 @@ def test_content_location_header_sets_the_base_for_relative_links() -> None:
     atom = (FIXTURES / "atom_relative_xmlbase.xml").read_bytes()
     feed = parse_feed(atom, FEED_URL, SOURCE, headers={"content-location": "https://mirror.example.net/a/feed"})
     assert feed.items[0].url == "https://mirror.example.net/a/blog/2026/post-one"
+
+
+def test_a_reused_guid_with_distinct_links_keeps_every_entry_under_stable_ids() -> None:
+    body = (FIXTURES / "duplicate_guids.xml").read_bytes()
+    first = parse_feed(body, FEED_URL, SOURCE)
+    again = parse_feed(body, FEED_URL, SOURCE, fast_path=False)
+    assert [i.url for i in first.items] == ["https://dup.example.com/1", "https://dup.example.com/1b", "https://dup.example.com/2"]
+    assert first.items[0].guid == "same" and first.items[1].guid != "same"
+    assert [i.guid for i in again.items] == [i.guid for i in first.items]  # a rerun (either parser) finds the same rows
+    assert any("another link" in w for w in first.warnings) and any("kept the first entry" in w for w in first.warnings)

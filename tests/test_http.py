@@ -27,7 +27,7 @@ from tests.httpserver import Recorded, Route, TestServer
 
 
 def settings(**kw: object) -> HttpSettings:
-    base: dict[str, object] = dict(allow_private_hosts=True, backoff_base=0.01, backoff_max=0.05, retries=2)
+    base: dict[str, object] = dict(allow_private_hosts="loopback", backoff_base=0.01, backoff_max=0.05, retries=2)
     base.update(kw)
     return HttpSettings(**base)  # type: ignore[arg-type]
 
@@ -319,7 +319,7 @@ async def test_connections_go_to_the_address_the_guard_vetted(server: TestServer
     # The name exists only in the guard's resolver: the request can succeed
     # only if the connection uses the vetted address, not a second lookup.
     server.routes["/a"] = Route(body=b"vetted")
-    guard = HostGuard(allow_private=True, resolver=fixed_resolver(["127.0.0.1"]))
+    guard = HostGuard(allow_private="loopback", resolver=fixed_resolver(["127.0.0.1"]))
     async with Fetcher(settings(), guard=guard) as f:
         resp = await f.get(f"http://feeds.newsdesk.test:{server.port}/a")
     assert resp.content == b"vetted"

@@ -41,7 +41,7 @@ def _env(tmp_path: Path, db_url: str, base_url: str, *, broken: bool = False, ll
         "NEWSDESK_DATA_DIR": str(tmp_path / "data"),
         "NEWSDESK_DATABASE_URL": db_url,
         "NEWSDESK_SOURCES": str(path),
-        "NEWSDESK_ALLOW_PRIVATE_HOSTS": "1",
+        "NEWSDESK_ALLOW_PRIVATE_HOSTS": "loopback",
         "NEWSDESK_MAX_STORIES": "12",
         "OPENAI_API_KEY": "",
         "OPENAI_BASE_URL": "",

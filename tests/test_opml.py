@@ -41,11 +41,35 @@ def test_round_trip() -> None:
     assert [(s.name, s.type, s.url, s.tags) for s in back] == [(s.name, s.type, s.url, s.tags) for s in specs[:3]]
 
 
-def test_external_entities_are_not_resolved() -> None:
+def test_external_entities_are_refused() -> None:
     evil = b"""<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY x SYSTEM "file:///etc/passwd">]>
     <opml version="2.0"><body><outline text="&x;" xmlUrl="https://e.example.com/f"/></body></opml>"""
-    specs = read_opml(evil)
-    assert len(specs) == 1 and "root:" not in specs[0].name
+    with pytest.raises(OPMLError, match="entit") as info:
+        read_opml(evil)
+    assert "root:" not in str(info.value)
+
+
+def entity_bomb(levels: int = 8) -> bytes:
+    decls = ['<!ENTITY e0 "lollollollollollollollollollol">']
+    decls += [f'<!ENTITY e{i} "{f"&e{i - 1};" * 10}">' for i in range(1, levels)]
+    return (f'<?xml version="1.0"?><!DOCTYPE opml [{"".join(decls)}]>'
+            f'<opml version="2.0"><head><title>&e{levels - 1};</title></head><body>'
+            f'<outline text="&e{levels - 1};" xmlUrl="https://bomb.example.com/feed"/></body></opml>').encode()
+
+
+TRUNCATED = OPML[: OPML.index(b'<outline type="json"') + 30]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (entity_bomb(8), "entit"),  # too large to expand: libxml2 stops it
+    (entity_bomb(3), "entities"),  # small enough to expand: refused all the same
+    (TRUNCATED, "truncated or malformed"),
+    (OPML.replace(b"https://papers.example.com/atom", b"javascript:alert(1)"), "is not an http(s) URL"),
+    (OPML.replace(b"https://jf.example.com/feed.json", b"file:///etc/passwd"), "is not an http(s) URL"),
+])
+def test_a_bad_opml_is_refused_whole(content: bytes, message: str) -> None:
+    with pytest.raises(OPMLError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_opml(content)
 
 
 @pytest.mark.parametrize("bad", [b"", b"<html><body/></html>", b"not xml"])

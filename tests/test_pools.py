@@ -10,7 +10,7 @@ from tests.httpserver import Recorded, Route, TestServer
 
 
 def settings(**kw: object) -> HttpSettings:
-    base: dict[str, object] = dict(allow_private_hosts=True, retries=0, http2=False)
+    base: dict[str, object] = dict(allow_private_hosts="loopback", retries=0, http2=False)
     base.update(kw)
     return HttpSettings(**base)  # type: ignore[arg-type]
 

@@ -24,7 +24,7 @@ def _env(tmp_path: Path, db_url: str, fake: FakeOpenAI) -> dict[str, str]:
         "NEWSDESK_DATA_DIR": str(tmp_path / "data"),
         "NEWSDESK_DATABASE_URL": db_url,
         "NEWSDESK_SECRET_KEY": "regenerate-test-secret-0123456789",
-        "NEWSDESK_ALLOW_PRIVATE_HOSTS": "1",
+        "NEWSDESK_ALLOW_PRIVATE_HOSTS": "loopback",
         "OPENAI_API_KEY": "test-key",
         "OPENAI_BASE_URL": fake.base_url,
         "NEWSDESK_MODEL": fake.model,

@@ -146,7 +146,7 @@ def loopback(_server: ThreadingHTTPServer) -> Loopback:
 
 @pytest.fixture
 async def fetcher() -> Any:
-    f = Fetcher(HttpSettings(allow_private_hosts=True, retries=0))
+    f = Fetcher(HttpSettings(allow_private_hosts="loopback", retries=0))
     yield f
     await f.aclose()
 
@@ -327,3 +327,15 @@ def socket_closed_port() -> Iterator[str]:
     port = sock.getsockname()[1]
     sock.close()
     yield f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("bad", ["javascript:alert(document.cookie)", "data:text/html,<script>alert(1)</script>", "file:///etc/passwd"])
+def test_hackernews_never_stores_a_non_http_url(bad: str) -> None:
+    from extractors.social.hackernews import parse_hackernews
+
+    hit = {"objectID": "46019999", "title": "Totally normal link", "url": bad, "author": "mallory",
+           "created_at_i": 1794996000, "points": 900, "num_comments": 3}
+    items, warnings = parse_hackernews({"hits": [hit]}, SourceSpec(name="HN", type="hackernews"))
+    (item,) = items
+    assert item.url == "https://news.ycombinator.com/item?id=46019999"  # the discussion, as for Ask HN
+    assert item.links == [] and not warnings

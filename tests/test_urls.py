@@ -59,3 +59,44 @@ def test_tracking_param_names() -> None:
     assert is_tracking_param("FBCLID")
     assert not is_tracking_param("id")
     assert not is_tracking_param("page")
+
+
+# -- the one URL policy (web_url): stored, linked and fetched URLs --------------------------
+
+from extractors.urls import web_url  # noqa: E402
+
+UNSAFE = [
+    "javascript:alert(1)",
+    "JavaScript:alert(1)",
+    " javascript:alert(1)",
+    "java\tscript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "file:///etc/passwd",
+    "mailto:a@example.com",
+    "//example.com/no-scheme",
+    "/relative/path",
+    "https://",
+    "https://example.com:99999/bad-port",
+    "https://exa\nmple.com/",
+    "",
+    None,
+]
+
+
+@pytest.mark.parametrize("url", UNSAFE)
+def test_web_url_refuses_everything_but_absolute_http(url) -> None:
+    assert web_url(url) is None
+
+
+@pytest.mark.parametrize("url", ["https://example.com/a?b=1", "http://127.0.0.1:8080/x", "HTTPS://Example.com/"])
+def test_web_url_keeps_http_and_https(url: str) -> None:
+    assert web_url(url) == url
+
+
+def test_render_safe_url_is_the_same_policy() -> None:
+    from summarizer.render import safe_url
+
+    for url in UNSAFE:
+        assert safe_url(url) is None
+    assert safe_url(" https://example.com/a ") == "https://example.com/a"

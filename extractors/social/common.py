@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from extractors.http import FetchError, Fetcher
 from extractors.models import CollectedItem, SourceResult, SourceSpec
-from extractors.urls import canonicalize
+from extractors.urls import canonicalize, web_url
 
 TITLE_LIMIT = 100
 # Exceptions a parser expects from one malformed post; anything else is a bug.
@@ -121,10 +121,10 @@ def clean_links(urls: Iterable[str | None], is_own: IsOwnLink) -> list[str]:
     for raw in urls:
         if not isinstance(raw, str) or not raw.strip():
             continue
+        if not web_url(raw):
+            continue
         url = canonicalize(raw)
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            continue
         if is_own(parts.hostname, parts.path) or url in out:
             continue
         out.append(url)
@@ -264,7 +264,7 @@ def to_item(post: Post, spec: SourceSpec) -> CollectedItem:
         source=spec.name,
         kind="post",
         guid=post.guid,
-        url=canonicalize(post.url) if post.url else None,
+        url=canonicalize(post.url) if web_url(post.url) else None,  # never a javascript: or data: URL
         title=post.title or make_title(post.text, fallback=post.links[0] if post.links else post.url),
         text=post.text,
         author=post.author,

@@ -5,6 +5,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from extractors.http import Fetcher
+from extractors.urls import web_url
 from extractors.models import CollectedItem, SourceResult, SourceSpec
 from extractors.social.common import (
     MALFORMED,
@@ -47,7 +48,7 @@ def _post(hit: dict) -> Post:
     if not isinstance(title, str) or not title.strip():
         raise ValueError("story has no title")
     story_text, hrefs = html_to_text(hit.get("story_text") or "")
-    article = hit.get("url") or None
+    article = web_url(hit.get("url"))  # a javascript: or data: "url" is no article: the discussion is the item
     page = ITEM_PAGE.format(id=story_id)
     created = hit.get("created_at_i")
     return Post(

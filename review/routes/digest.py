@@ -74,6 +74,8 @@ def _update(request: Request, day: str, version: int, **changes: Any) -> Respons
             desk.update_digest(s, day, request.state.user.name, expected_version=max(version, 1), **changes)
     except desk.Conflict as exc:
         return _page(request, day, status_code=409, error=f"{exc}. Nothing was changed: look at the current order and try again.")
+    except desk.InvalidAction as exc:  # e.g. an intro over its size limit
+        return _page(request, day, status_code=400, error=f"{exc} Nothing was changed.")
     return RedirectResponse(f"/digest/{day}?ok=digest", status_code=303)
 
 

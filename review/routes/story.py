@@ -15,6 +15,7 @@ from summarizer.lint import style_rules
 from summarizer.render import view_body
 from review.web import desk_of, render, require_user
 from storage import desk
+from storage.limits import LIMITS
 
 router = APIRouter()
 
@@ -113,6 +114,8 @@ def edit(
                       violations=violations, unsupported=unsupported)
     except desk.Conflict as exc:
         return _conflict(request, story_id, exc, yours)
+    except desk.InvalidAction as exc:  # e.g. over a field's size limit: say so and keep the editor's text
+        return _page(request, story_id, status_code=400, error=str(exc), form=yours, form_version=version)
     return RedirectResponse(f"/story/{story_id}?ok=saved", status_code=303)
 
 
@@ -159,6 +162,11 @@ async def regenerate(story_id: int, request: Request, instruction: str = Form(""
             error="No language model is configured for this desk, so stories cannot be redrafted here. Edit the text by hand.",
         )
     note = instruction.strip() or None
+    if note is not None and len(note) > LIMITS["note"]:
+        return await run_in_threadpool(
+            _page, request, story_id, 400,
+            error=f"The note to the model is {len(note):,} characters long; the limit is {LIMITS['note']:,}.",
+        )
     await run_in_threadpool(_exists, request, story_id)
     try:
         await hook(story_id, note, user.name)
