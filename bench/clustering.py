@@ -250,17 +250,23 @@ def stage_child(path: Path, n: int, revision: str | None) -> dict:
     rss_before = _rss_mib("VmRSS")
     reset = _reset_peak()
     groups, cluster_wall, cluster_cpu = _timed(lambda: clustering.cluster(day))
+    peaks = [_rss_mib("VmHWM")]
     text_of = {d["id"]: d for d in day}
     stories = [(f"s{k}", text_of[g[0]]["title"], "\n".join(text_of[i]["text"] for i in g)[:20000],
                 frozenset(g)) for k, g in enumerate(groups)]
+    _reset_peak()
+    floor = {"floor": 0.3} if "floor" in ranking.novelty_similarities.__code__.co_varnames else {}
     _, novelty_wall, novelty_cpu = _timed(lambda: ranking.novelty_similarities(
-        [f"{s[1]}\n{s[2]}" for s in stories], [p.title + "\n" + p.text for p in previous]))
+        [f"{s[1]}\n{s[2]}" for s in stories], [p.title + "\n" + p.text for p in previous], **floor))
+    peaks.append(_rss_mib("VmHWM"))
+    _reset_peak()
     links, link_wall, link_cpu = _timed(lambda: continuity.link_stories(stories, previous))
+    peaks.append(_rss_mib("VmHWM"))
     return {
         "n": n, "clusters": len(groups), "previous": len(previous), "links": len(links),
-        "cluster": [cluster_wall, cluster_cpu], "novelty": [novelty_wall, novelty_cpu],
-        "continuity": [link_wall, link_cpu],
-        "rss_before": rss_before, "peak": _rss_mib("VmHWM") if reset else float("nan"),
+        "cluster": [cluster_wall, cluster_cpu, peaks[0]], "novelty": [novelty_wall, novelty_cpu, peaks[1]],
+        "continuity": [link_wall, link_cpu, peaks[2]],
+        "rss_before": rss_before, "peak": max(peaks) if reset else float("nan"),
     }
 
 
@@ -276,15 +282,16 @@ def run_scale(path: Path, n: int, revision: str | None) -> dict | None:
 
 
 def print_scale(rows: list[tuple[str, dict]]) -> None:
-    print("scale: cluster stage's computing parts, one child process each (wall s / CPU s; peak RSS "
-          "during the stage, RSS holding the inputs before it)")
-    print(f"{'code':<16}{'docs':>7}{'stories':>8}{'cluster':>14}{'novelty':>14}{'continuity':>14}"
-          f"{'stage':>14}{'peak MiB':>10}{'before':>8}")
+    print("scale: the cluster stage's computing parts, one child process per row; each part: wall s / "
+          "CPU s / peak RSS MiB (VmHWM, reset before the part); 'before': RSS holding the inputs")
+    parts = ("cluster", "novelty", "continuity")
+    print(f"{'code':<14}{'docs':>7}{'stories':>8}" + "".join(f"{p:>20}" for p in parts)
+          + f"{'stage s':>15}{'peak MiB':>9}{'before':>7}")
     for name, r in rows:
-        total = [sum(r[k][i] for k in ("cluster", "novelty", "continuity")) for i in (0, 1)]
-        cells = "".join(f"{r[k][0]:7.1f}/{r[k][1]:<6.1f}" for k in ("cluster", "novelty", "continuity"))
-        print(f"{name[:16]:<16}{r['n']:7d}{r['clusters']:8d}{cells}{total[0]:7.1f}/{total[1]:<6.1f}"
-              f"{r['peak']:10.0f}{r['rss_before']:8.0f}")
+        total = [sum(r[k][i] for k in parts) for i in (0, 1)]
+        cells = "".join(f"{r[k][0]:7.1f}/{r[k][1]:<5.1f}/{r[k][2]:<6.0f}" for k in parts)
+        print(f"{name[:14]:<14}{r['n']:7d}{r['clusters']:8d}{cells}{total[0]:8.1f}/{total[1]:<6.1f}"
+              f"{r['peak']:9.0f}{r['rss_before']:7.0f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="10000,14000,50000", help="sizes of the scale runs")
     parser.add_argument("--reference-scale", default="10000,14000", help="sizes run with the reference")
     parser.add_argument("--no-scale", action="store_true", help="skip the scale runs")
+    parser.add_argument("--only-scale", action="store_true", help="skip the variations")
     parser.add_argument("--stage-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.file.is_file():
@@ -319,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
 
         methods[f"at {args.reference}"] = load_summarizer(args.reference).cluster
     methods["tfidf baseline 0.8"] = baseline
-    sets_by_name = variations(docs, gold, args.seeds, args.big)
+    sets_by_name = {} if args.only_scale else variations(docs, gold, args.seeds, args.big)
     table: dict[str, dict[str, tuple]] = {}
     sizes = {}
     for name, runs in sets_by_name.items():
@@ -331,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             for method, fn in methods.items()
             if fn is not baseline or n_docs <= BASELINE_LIMIT
         }
-    print_variations(table, sizes, list(methods))
+    if table:
+        print_variations(table, sizes, list(methods))
     if args.sweep:
         sweep(current, {k: v for k, v in sets_by_name.items() if not k.startswith("big")})
 

@@ -57,7 +57,7 @@ def pairs_above(
     left: sp.csr_matrix,
     threshold: float,
     right: sp.csr_matrix | None = None,
-    block: int = 1024,
+    block: int = 256,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, cols, dots) of every pair with dot >= threshold (threshold > 0).
 
@@ -93,12 +93,12 @@ def pairs_above(
         stop = min(start + block, left.shape[0])
         part = left[start:stop]
         partial = (part @ suffix_t).tocoo()
-        rows, cols = partial.row.astype(np.int64), partial.col.astype(np.int64)
+        rows, cols, sums = partial.row, partial.col, partial.data
+        del partial
         # A self-join keeps each pair once, from its lower row.
         keep = cols > rows + start if self_join else np.ones(len(rows), dtype=bool)
-        sums = partial.data.astype(np.float64)
         keep &= sums + left_norms[rows + start] * prefix_norms[cols] >= threshold * _MARGIN
-        rows, cols, sums = rows[keep], cols[keep], sums[keep]
+        rows, cols, sums = rows[keep].astype(np.int64), cols[keep].astype(np.int64), sums[keep].astype(np.float64)
         if len(rows) == 0:
             continue
         keys = np.repeat(np.arange(part.shape[0], dtype=np.int64), np.diff(part.indptr)) * n_features
