@@ -4,15 +4,17 @@
    (syndicated copies, quotes) are grouped and represented by one item, so a
    wire story on twenty sites is one vote, not twenty.
 2. Representatives are compared with `summarizer.similarity` (word TF-IDF +
-   lead named entities/numbers + time proximity) on a sparse candidate graph:
-   every pair with similarity >= ``EDGE_FLOOR``, at most ``MAX_NEIGHBORS`` per item.
+   lead and whole-text names/numbers + time proximity). Every pair with
+   similarity >= ``THRESHOLD`` is found exactly by blocking on shared rarer
+   terms and names (`summarizer.blocking`), never by an all-pairs matrix.
 3. Average-link agglomerative clustering: two clusters merge while the mean
    similarity over all their cross pairs is >= ``THRESHOLD``. A mean is never
    above the largest pair, so no cluster spans two connected components of
    the graph of pairs >= ``THRESHOLD``: each component is clustered on its own,
    exactly (dense, C implementation) up to ``DENSE_LIMIT`` items, otherwise on
-   its candidate edges (pairs outside the graph count as 0, an error of at
-   most ``EDGE_FLOOR``). Memory stays O(n * MAX_NEIGHBORS + DENSE_LIMIT^2).
+   its pairs >= ``EDGE_FLOOR`` (at most ``MAX_NEIGHBORS`` per item; pairs below
+   count as 0, an error of at most ``EDGE_FLOOR``). Memory stays
+   O(pairs above the threshold + DENSE_LIMIT^2).
 
 One configuration for every dataset; the number of clusters is never given.
 """

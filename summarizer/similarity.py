@@ -17,12 +17,16 @@
   word cosine is scaled by sqrt(TEXT_WEIGHT) (1 when neither has names), so
   the pair is neither rewarded nor punished by what it lacks.
 - Time: 1 when either date is missing or the items are within
-  ``same_event_hours``; beyond that it halves every ``half_life_hours``.
+  ``same_event_hours`` (a week); beyond that it halves every ``half_life_hours``
+  (two weeks). Dates only separate what is clearly apart: news keeps covering an
+  event for days (36 h / 72 h split 15% of follow-ups 1-10 days on and cost 0.07
+  BCubed F1 against no dates; a week / two weeks gains 0.02 against no dates).
 
 Each part is a dot product of L2-normalised sparse vectors, so the whole
-similarity is one sparse product of concatenated rows, and the exact
-nearest-neighbour candidate graph is computed in row blocks without an
-n x n matrix.
+similarity is one sparse product of concatenated rows. The pairs above a
+threshold are found by prefix-filter blocking (`summarizer.blocking`): exact,
+never an n x n matrix. TF-IDF is computed here from token ids (`Vocabulary`),
+the same numbers as scikit-learn's ``TfidfVectorizer(sublinear_tf=True)``.
 """
 from __future__ import annotations
 
@@ -47,8 +51,8 @@ class SimilaritySettings:
     text_weight: float = 0.4
     entity_weight: float = 0.3
     body_entity_weight: float = 0.3
-    same_event_hours: float = 36.0
-    half_life_hours: float = 72.0
+    same_event_hours: float = 168.0
+    half_life_hours: float = 336.0
 
 
 class Vocabulary:
@@ -115,9 +119,9 @@ class DocSpace:
         names_vocabulary = Vocabulary()
         lead_names, all_names = [], []
         for d in docs:
-            lead, body = lead_and_body_entities(d)
-            lead_names.append(names_vocabulary.encode(lead))
-            all_names.append(names_vocabulary.encode(body))
+            in_lead, in_body = lead_and_body_entities(d)
+            lead_names.append(names_vocabulary.encode(in_lead))
+            all_names.append(names_vocabulary.encode(in_body))
         names = tfidf(lead_names)
         body_names = tfidf(all_names)
         has_names = np.asarray(names.getnnz(axis=1) > 0)
