@@ -325,7 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.reference:
         from bench.reference import load_summarizer
 
-        methods[f"at {args.reference}"] = load_summarizer(args.reference).cluster
+        try:
+            methods[f"at {args.reference}"] = load_summarizer(args.reference).cluster
+        except SystemExit as problem:  # not a git checkout, or no such revision
+            print(f"note: no comparison: {problem}", file=sys.stderr)
+            args.reference = ""
     methods["tfidf baseline 0.8"] = baseline
     sets_by_name = {} if args.only_scale else variations(docs, gold, args.seeds, args.big)
     table: dict[str, dict[str, tuple]] = {}
