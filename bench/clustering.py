@@ -1,49 +1,52 @@
-"""Score newsdesk's story clustering against the TF-IDF average-link baseline.
+"""Score newsdesk's story clustering on every variation of a gold file, before and after a change.
 
-Usage: python -m bench.clustering FILE.jsonl [--scale N] [--no-scale] [--no-sweep]
-                                    [--split topics] [--small-stories N]
+Usage: python -m bench.clustering FILE.jsonl [--reference REV] [--seeds N] [--sweep]
+                                    [--big N] [--scale 10000,14000,50000] [--no-scale]
+                                    [--reference-scale 10000,14000]
 
-FILE.jsonl holds one document a line: ``{doc_id, title, text, event_cluster}``
-(``published_at`` in ISO 8601 is used when present). The metric is BCubed
-precision/recall/F1 over documents; neither method is told the number of
-clusters. The baseline is the usual one: TF-IDF (word unigrams, English stop
-words, sublinear tf) over ``text``, average-link agglomerative clustering on
-cosine distance, distance threshold 0.8.
+FILE.jsonl holds one document a line: ``{doc_id, title, text, event_cluster}`` (``topic``
+and ``published_at`` in ISO 8601 are used when present). The metric is BCubed
+precision/recall/F1 over documents; no method is told the number of clusters.
 
-The sweep re-runs newsdesk's clustering at thresholds around the shipped
-one (nothing else changes), so a reader sees whether the score is a plateau or
-a spike. ``--split topics`` is a held-out check: the file's ``topic`` values
-are sorted and dealt alternately into halves A and B; each half is clustered on
-its own, the threshold that is best on one half is scored on the other, next to
-the shipped threshold, in both directions. ``--small-stories N`` sweeps a
-subsample in which every gold event keeps 1 to N of its documents (seeded), the
-shape of a real news day (many single-item stories), where methods that lean on
-cluster size (shared nearest neighbours) lose what they gain on the full file.
+One run prints:
 
-The scaling run clusters N (default 10,000) documents made by replicating the
-file's documents with per-copy word substitutions (so they are neither exact
-copies nor one giant story) and reports wall time (an untraced run) and peak
-Python memory (a second run under tracemalloc, which slows it down).
+- **Variations** (`bench.clustering_sets`): the file whole; its topic halves; small
+  days (1-4 and 1-2 documents per event, ``--seeds`` subsamples each; mean and worst
+  seed); leads only; mixed lengths; with synthetic dates (the file has none, so "whole"
+  is the no-dates check); a ``--big`` document day of re-spelled copies. Columns: the
+  current code, the code at ``--reference`` (default ``main``) loaded from git into the
+  same process, and the plain TF-IDF average-link baseline (distance 0.8) where it fits
+  in memory. One setting for all: nothing is tuned per variation.
+- ``--sweep``: the current code's F1 on every variation at thresholds around the
+  shipped one, with the worst variation per threshold, so a peak shows as a peak.
+- **Scale**: for each size of ``--scale``, a child process builds a big day, then runs
+  the cluster stage's computing parts as the pipeline does (cluster, ranking's novelty
+  against three earlier days' stories, continuity links to them) and prints wall and
+  CPU seconds of each and the process's peak RSS during the stage (VmHWM, reset after
+  the documents are built; "before" is the RSS holding the documents). The code at
+  ``--reference`` runs the same at the ``--reference-scale`` sizes.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import random
-import re
+import os
+import subprocess
 import sys
 import time
-import tracemalloc
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
+from typing import Callable
 
 import numpy as np
 
-from summarizer.clustering import THRESHOLD, cluster, cluster_docs
-from summarizer.textfeatures import as_doc
+from bench import clustering_sets as sets
 
-SWEEP_STEPS = [-0.06, -0.04, -0.03, -0.02, -0.01, 0.0, 0.01, 0.02, 0.03, 0.04, 0.06]
+SWEEP_STEPS = [-0.04, -0.03, -0.02, -0.01, 0.0, 0.01, 0.02, 0.03, 0.04]
+BASELINE_LIMIT = 3000  # the baseline is dense (n x n): skip it on bigger days
+HISTORY_DAYS = 3
 
 
 def bcubed(pred: list[list[str]], gold: dict[str, str]) -> tuple[float, float, float]:
@@ -69,14 +72,17 @@ def bcubed(pred: list[list[str]], gold: dict[str, str]) -> tuple[float, float, f
 def baseline(docs: list[dict]) -> list[list[str]]:
     """TF-IDF over text, average-link on cosine distance, threshold 0.8 (dense; for reference)."""
     from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    if len(docs) < 2:
+        return [[d["id"] for d in docs]]
     matrix = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(
         [d["text"] for d in docs]
     )
-    if len(docs) < 2:
-        return [[d["id"] for d in docs]]
-    tree = linkage(matrix.toarray(), method="average", metric="cosine")
+    distance = np.clip(1.0 - (matrix @ matrix.T).toarray(), 0.0, 1.0)  # rows are L2-normalised
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
     labels = fcluster(tree, 0.8, criterion="distance")
     groups: dict[int, list[str]] = defaultdict(list)
     for doc, label in zip(docs, labels):
@@ -107,165 +113,253 @@ def load(path: Path) -> tuple[list[dict], dict[str, str]]:
     return docs, gold
 
 
-_WORD = re.compile(r"\w+")
+# ------------------------------------------------------------------ variations
 
 
-def replicate(docs: list[dict], n: int, seed: int = 0) -> list[dict]:
-    """n documents from the given ones: each copy has 15% of its words swapped at random."""
-    rng = random.Random(seed)
-    vocabulary = [w for d in docs for w in _WORD.findall(d["text"])] or ["word"]
-    out = []
-    for k in range(n):
-        src = docs[k % len(docs)]
-        tokens = src["text"].split()
-        for pos in range(len(tokens)):
-            if rng.random() < 0.15:
-                tokens[pos] = rng.choice(vocabulary)
-        out.append({"id": f"r{k}", "title": src["title"], "text": " ".join(tokens), "url": ""})
+def variations(docs: list[dict], gold: dict[str, str], seeds: int, big: int) -> dict[str, list[tuple]]:
+    """Name -> list of (docs, gold) (several for seeded subsamples)."""
+    out: dict[str, list[tuple]] = {"whole (no dates)": [(docs, gold)]}
+    for half, part in sets.halves(docs, gold).items():
+        out[f"topic half {half}"] = [part]
+    out["small days 1-4"] = [sets.small_days(docs, gold, 4, seed) for seed in range(seeds)]
+    out["small days 1-2"] = [sets.small_days(docs, gold, 2, seed) for seed in range(seeds)]
+    out["leads only"] = [sets.leads_only(docs, gold)]
+    out["mixed lengths"] = [sets.mixed_lengths(docs, gold)]
+    out["with dates"] = [sets.with_dates(docs, gold)]
+    out["small 1-4 with dates"] = [sets.with_dates(*sets.small_days(docs, gold, 4, seed))
+                                   for seed in range(seeds)]
+    if big:
+        out[f"big day {big // 1000}k"] = [sets.big_day(docs, gold, big)]
     return out
 
 
-def unique_docs(docs: list[dict]) -> list:
-    """Docs as `cluster()` sees them: normalised, first occurrence of each id."""
+def score_runs(fn: Callable[[list[dict]], list[list[str]]], runs: list[tuple]) -> tuple:
+    """(P, R, F1) averaged over the runs, the worst run's F1, seconds in total."""
+    scores, seconds = [], 0.0
+    for docs, gold in runs:
+        started = time.perf_counter()
+        groups = fn(docs)
+        seconds += time.perf_counter() - started
+        scores.append(bcubed(groups, gold))
+    mean = tuple(float(np.mean([s[k] for s in scores])) for k in range(3))
+    return (*mean, min(s[2] for s in scores), seconds)
+
+
+def print_variations(table: dict[str, dict[str, tuple]], sizes: dict[str, str], methods: list[str]) -> None:
+    head = f"{'variation':<24}{'docs':>13}"
+    for name in methods:
+        head += f" | {name[:24]:^31}"
+    print(head)
+    sub = f"{'':<37}" + "".join(f" | {'P':>6}{'R':>6}{'F1':>6}{'worst':>6}{'sec':>5}" for _ in methods)
+    print(sub)
+    for variation, row in table.items():
+        line = f"{variation:<24}{sizes[variation]:>13}"
+        for name in methods:
+            if name not in row:
+                line += f" | {'-':^31}"
+                continue
+            p, r, f, worst, seconds = row[name]
+            line += f" | {p:6.3f}{r:6.3f}{f:6.3f}{worst:6.3f}{seconds:5.1f}"
+        print(line)
+    for name in methods:
+        scored = [row[name][2] for row in table.values() if name in row]
+        worst = min(row[name][3] for row in table.values() if name in row)
+        print(f"{name}: mean F1 over variations {np.mean(scored):.4f}, lowest variation {min(scored):.4f}, "
+              f"worst single run {worst:.4f}")
+
+
+def sweep(module: ModuleType, sets_by_name: dict[str, list[tuple]]) -> None:
+    """F1 of the current code on every variation at thresholds around the shipped one."""
+    shipped = module.THRESHOLD
+    thresholds = [round(shipped + step, 3) for step in SWEEP_STEPS]
+    names = list(sets_by_name)
+    print("sweep (F1, mean over seeds):")
+    print(f"{'threshold':>10}" + "".join(f"{n[:10]:>11}" for n in names) + f"{'lowest':>9}")
+    for threshold in thresholds:
+        cells = []
+        for name in names:
+            f1s = []
+            for docs, gold in sets_by_name[name]:
+                prepared = _unique(module, docs)
+                f1s.append(bcubed(module.cluster_docs(prepared, threshold=threshold), gold)[2])
+            cells.append(float(np.mean(f1s)))
+        mark = "  <- shipped" if abs(threshold - shipped) < 1e-9 else ""
+        print(f"{threshold:10.3f}" + "".join(f"{c:11.4f}" for c in cells) + f"{min(cells):9.4f}{mark}")
+
+
+def _unique(module: ModuleType, docs: list[dict]) -> list:
     seen: dict[str, object] = {}
     for raw in docs:
-        doc = as_doc(raw)
+        doc = module.as_doc(raw)
         seen.setdefault(doc.id, doc)
     return list(seen.values())
 
 
-def sweep(docs: list[dict], gold: dict[str, str], thresholds: list[float]) -> list[tuple]:
-    """(threshold, P, R, F1, clusters) of newsdesk's clustering at each threshold."""
-    prepared = unique_docs(docs)
-    scored = {d.id: gold[d.id] for d in prepared}
-    rows = []
-    for threshold in thresholds:
-        groups = cluster_docs(prepared, threshold=threshold)
-        rows.append((threshold, *bcubed(groups, scored), len(groups)))
-    return rows
+# ------------------------------------------------------------------ scale
 
 
-def sweep_thresholds(center: float = THRESHOLD) -> list[float]:
-    return [round(center + step, 3) for step in SWEEP_STEPS]
+def _rss_mib(field: str) -> float:
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
-def print_sweep(rows: list[tuple], title: str) -> None:
-    print(title)
-    print(f"{'threshold':>11}{'P':>7}{'R':>7}{'F1':>7}{'clusters':>10}")
-    for threshold, p, r, f, count in rows:
-        mark = "  <- shipped" if abs(threshold - THRESHOLD) < 1e-9 else ""
-        print(f"{threshold:11.3f}{p:7.3f}{r:7.3f}{f:7.3f}{count:10d}{mark}")
-    scores = [row[3] for row in rows]
-    near = [row[3] for row in rows if abs(row[0] - THRESHOLD) <= 0.03 + 1e-9]
-    print(f"{'':11}F1 min/mean within +-0.03 of shipped: {min(near):.3f}/{sum(near) / len(near):.3f}; "
-          f"range over sweep {min(scores):.3f}-{max(scores):.3f}")
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
 
 
-def topic_split(docs: list[dict], gold: dict[str, str]) -> int:
-    """Held-out check: pick the threshold on one half of the topics, score it on the other."""
-    topics = sorted({d.get("topic", "") for d in docs}, key=lambda t: (len(t), t))
-    if len(topics) < 2:
-        print("split: the file has fewer than two topics; no held-out check", file=sys.stderr)
-        return 2
-    half_of = {t: "AB"[k % 2] for k, t in enumerate(topics)}
-    thresholds = sweep_thresholds()
-    results = {}
-    for half in "AB":
-        part = [d for d in docs if half_of[d.get("topic", "")] == half]
-        results[half] = sweep(part, gold, thresholds)
-        print_sweep(results[half], f"half {half}: {len(part)} documents, "
-                    f"{len({gold[d['id']] for d in part})} gold clusters, "
-                    f"{sum(v == half for v in half_of.values())} topics")
-    shipped = thresholds.index(round(THRESHOLD, 3))
-    print(f"{'held-out':<10}{'picked':>8}{'F1 there':>10}{'F1 held-out':>13}{'shipped F1 held-out':>21}")
-    for pick, held in ("AB", "BA"):
-        best = max(range(len(thresholds)), key=lambda k: results[pick][k][3])
-        print(f"{pick + ' -> ' + held:<10}{thresholds[best]:8.3f}{results[pick][best][3]:10.3f}"
-              f"{results[held][best][3]:13.3f}{results[held][shipped][3]:21.3f}")
-    return 0
+def _timed(fn: Callable[[], object]) -> tuple[object, float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def small_stories(docs: list[dict], gold: dict[str, str], most: int, seed: int = 0) -> list[dict]:
-    """Every gold event keeps a random 1..most of its documents (file order kept)."""
-    rng = random.Random(seed)
-    by_event: dict[str, list[str]] = defaultdict(list)
-    for d in docs:
-        by_event[gold[d["id"]]].append(d["id"])
-    keep: set[str] = set()
-    for event in sorted(by_event):
-        members = by_event[event]
-        keep.update(rng.sample(members, min(len(members), rng.randint(1, most))))
-    return [d for d in docs if d["id"] in keep]
+def stage_child(path: Path, n: int, revision: str | None) -> dict:
+    """Build an n-document day and three earlier days' stories, then run the stage's parts."""
+    if revision:
+        from bench.reference import load_summarizer
+
+        clustering = load_summarizer(revision)
+        package = clustering.__name__.rsplit(".", 1)[0]
+        continuity = sys.modules.get(package + ".continuity") or __import__(package + ".continuity", fromlist=["x"])
+        ranking = __import__(package + ".ranking", fromlist=["x"])
+    else:
+        from summarizer import clustering, continuity, ranking
+    docs, gold = load(path)
+    day, _ = sets.big_day(docs, gold, n, seed=0)
+    earlier, earlier_gold = sets.big_day(docs, gold, n, seed=1)
+    by_event: dict[str, list[dict]] = defaultdict(list)
+    for d in earlier:
+        by_event[earlier_gold[d["id"]]].append(d)
+    previous = [
+        continuity.PreviousStory(
+            id=k * len(by_event) + j, day=f"2026-03-0{k + 1}", title=group[0]["title"],
+            text="\n".join(d["text"] for d in group)[:20000], published=bool(j % 2),
+            content_hashes=frozenset(f"{k}:{d['id']}" for d in group),
+        )
+        for k in range(HISTORY_DAYS) for j, group in enumerate(by_event.values())
+    ]
+    del earlier, by_event
+    rss_before = _rss_mib("VmRSS")
+    reset = _reset_peak()
+    groups, cluster_wall, cluster_cpu = _timed(lambda: clustering.cluster(day))
+    peaks = [_rss_mib("VmHWM")]
+    text_of = {d["id"]: d for d in day}
+    stories = [(f"s{k}", text_of[g[0]]["title"], "\n".join(text_of[i]["text"] for i in g)[:20000],
+                frozenset(g)) for k, g in enumerate(groups)]
+    _reset_peak()
+    floor = {"floor": 0.3} if "floor" in ranking.novelty_similarities.__code__.co_varnames else {}
+    _, novelty_wall, novelty_cpu = _timed(lambda: ranking.novelty_similarities(
+        [f"{s[1]}\n{s[2]}" for s in stories], [p.title + "\n" + p.text for p in previous], **floor))
+    peaks.append(_rss_mib("VmHWM"))
+    _reset_peak()
+    links, link_wall, link_cpu = _timed(lambda: continuity.link_stories(stories, previous))
+    peaks.append(_rss_mib("VmHWM"))
+    return {
+        "n": n, "clusters": len(groups), "previous": len(previous), "links": len(links),
+        "cluster": [cluster_wall, cluster_cpu, peaks[0]], "novelty": [novelty_wall, novelty_cpu, peaks[1]],
+        "continuity": [link_wall, link_cpu, peaks[2]],
+        "rss_before": rss_before, "peak": max(peaks) if reset else float("nan"),
+    }
 
 
-def scaling_run(docs: list[dict], n: int, trace: bool = True) -> tuple[float, float | None, int]:
-    """Seconds (untraced), peak MiB (tracemalloc, second run) and cluster count for n documents."""
-    sample = replicate(docs, n)
-    started = time.perf_counter()
-    groups = cluster(sample)
-    elapsed = time.perf_counter() - started
-    assert sorted(i for g in groups for i in g) == sorted(d["id"] for d in sample)
-    peak_mib = None
-    if trace:
-        tracemalloc.start()
-        cluster(sample)
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        peak_mib = peak / 2**20
-    return elapsed, peak_mib, len(groups)
+def run_scale(path: Path, n: int, revision: str | None) -> dict | None:
+    command = [sys.executable, "-m", "bench.clustering", str(path), "--stage-child", str(n),
+               "--reference", revision or ""]
+    done = subprocess.run(command, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, env=dict(os.environ))
+    if done.returncode != 0:
+        print(f"scale {n} ({revision or 'current'}) failed: {done.stderr.strip().splitlines()[-1:]}")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def print_scale(rows: list[tuple[str, dict]]) -> None:
+    print("scale: the cluster stage's computing parts, one child process per row; each part: wall s / "
+          "CPU s / peak RSS MiB (VmHWM, reset before the part); 'before': RSS holding the inputs")
+    parts = ("cluster", "novelty", "continuity")
+    print(f"{'code':<14}{'docs':>7}{'stories':>8}" + "".join(f"{p:>20}" for p in parts)
+          + f"{'stage s':>15}{'peak MiB':>9}{'before':>7}")
+    for name, r in rows:
+        total = [sum(r[k][i] for k in parts) for i in (0, 1)]
+        cells = "".join(f"{r[k][0]:7.1f}/{r[k][1]:<5.1f}/{r[k][2]:<6.0f}" for k in parts)
+        print(f"{name[:14]:<14}{r['n']:7d}{r['clusters']:8d}{cells}{total[0]:8.1f}/{total[1]:<6.1f}"
+              f"{r['peak']:9.0f}{r['rss_before']:7.0f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
-    parser.add_argument("--scale", type=int, default=10_000, help="documents in the scaling run")
-    parser.add_argument("--no-scale", action="store_true", help="skip the scaling run")
-    parser.add_argument("--no-trace", action="store_true", help="time the scaling run only")
-    parser.add_argument("--no-sweep", action="store_true", help="skip the threshold sweep")
-    parser.add_argument("--split", choices=["topics"], help="held-out check over the file's topics")
-    parser.add_argument("--small-stories", type=int, metavar="N",
-                        help="also sweep a subsample keeping 1..N documents of each gold event")
+    parser.add_argument("--reference", default="main", help="git revision to compare with ('' for none)")
+    parser.add_argument("--seeds", type=int, default=5, help="subsamples per small-day variation")
+    parser.add_argument("--big", type=int, default=10_000, help="documents in the big-day variation (0: none)")
+    parser.add_argument("--sweep", action="store_true", help="threshold sweep over every variation")
+    parser.add_argument("--scale", default="10000,14000,50000", help="sizes of the scale runs")
+    parser.add_argument("--reference-scale", default="10000,14000", help="sizes run with the reference")
+    parser.add_argument("--no-scale", action="store_true", help="skip the scale runs")
+    parser.add_argument("--only-scale", action="store_true", help="skip the variations")
+    parser.add_argument("--stage-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.file.is_file():
         print(f"error: dataset not found: {args.file}", file=sys.stderr)
         return 2
+    if args.stage_child:
+        print(json.dumps(stage_child(args.file, args.stage_child, args.reference or None)))
+        return 0
     docs, gold = load(args.file)
     if not docs:
         print(f"error: no documents in {args.file}", file=sys.stderr)
         return 2
-    print(f"{len(docs)} documents, {len(set(gold.values()))} gold clusters")
+    print(f"{args.file.name}: {len(docs)} documents, {len(set(gold.values()))} gold clusters")
 
-    started = time.perf_counter()
-    ours = cluster(docs)
-    ours_time = time.perf_counter() - started
-    started = time.perf_counter()
-    base = baseline(docs)
-    base_time = time.perf_counter() - started
-    print(f"{'method':<28}{'P':>7}{'R':>7}{'F1':>7}{'clusters':>10}{'sec':>8}")
-    for name, groups, seconds in (
-        ("newsdesk cluster()", ours, ours_time),
-        ("baseline tfidf avg-link 0.8", base, base_time),
-    ):
-        p, r, f = bcubed(groups, gold)
-        print(f"{name:<28}{p:7.3f}{r:7.3f}{f:7.3f}{len(groups):10d}{seconds:8.2f}")
+    from summarizer import clustering as current
 
-    if not args.no_sweep:
-        print_sweep(sweep(docs, gold, sweep_thresholds()), "threshold sweep (newsdesk cluster_docs):")
-    if args.split == "topics" and topic_split(docs, gold):
-        return 2
+    methods: dict[str, Callable] = {"current": current.cluster}
+    if args.reference:
+        from bench.reference import load_summarizer
 
-    if args.small_stories:
-        part = small_stories(docs, gold, args.small_stories)
-        print_sweep(sweep(part, gold, sweep_thresholds()),
-                    f"small stories: {len(part)} documents, 1-{args.small_stories} per gold event:")
+        try:
+            methods[f"at {args.reference}"] = load_summarizer(args.reference).cluster
+        except SystemExit as problem:  # not a git checkout, or no such revision
+            print(f"note: no comparison: {problem}", file=sys.stderr)
+            args.reference = ""
+    methods["tfidf baseline 0.8"] = baseline
+    sets_by_name = {} if args.only_scale else variations(docs, gold, args.seeds, args.big)
+    table: dict[str, dict[str, tuple]] = {}
+    sizes = {}
+    for name, runs in sets_by_name.items():
+        n_docs = int(np.mean([len(r[0]) for r in runs]))
+        n_events = int(np.mean([len(set(r[1].values())) for r in runs]))
+        sizes[name] = f"{n_docs}/{n_events}" + ("" if len(runs) == 1 else f" x{len(runs)}")
+        table[name] = {
+            method: score_runs(fn, runs)
+            for method, fn in methods.items()
+            if fn is not baseline or n_docs <= BASELINE_LIMIT
+        }
+    if table:
+        print_variations(table, sizes, list(methods))
+    if args.sweep:
+        sweep(current, {k: v for k, v in sets_by_name.items() if not k.startswith("big")})
 
     if not args.no_scale:
-        seconds, peak_mib, count = scaling_run(docs, args.scale, trace=not args.no_trace)
-        memory = "not traced" if peak_mib is None else f"{peak_mib:.0f} MiB"
-        print(
-            f"scaling: {args.scale} replicated documents -> {count} clusters "
-            f"in {seconds:.1f} s (target < 30 s), peak traced memory {memory}"
-        )
+        rows = []
+        reference_sizes = {int(s) for s in args.reference_scale.split(",") if s} if args.reference else set()
+        for n in [int(s) for s in args.scale.split(",") if s]:
+            if n in reference_sizes:
+                result = run_scale(args.file, n, args.reference)
+                if result:
+                    rows.append((f"at {args.reference}", result))
+            result = run_scale(args.file, n, None)
+            if result:
+                rows.append(("current", result))
+        print_scale(rows)
     return 0
 
 

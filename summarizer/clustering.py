@@ -4,15 +4,17 @@
    (syndicated copies, quotes) are grouped and represented by one item, so a
    wire story on twenty sites is one vote, not twenty.
 2. Representatives are compared with `summarizer.similarity` (word TF-IDF +
-   lead named entities/numbers + time proximity) on a sparse candidate graph:
-   every pair with similarity >= ``EDGE_FLOOR``, at most ``MAX_NEIGHBORS`` per item.
+   lead and whole-text names/numbers + time proximity). Every pair with
+   similarity >= ``THRESHOLD`` is found exactly by blocking on shared rarer
+   terms and names (`summarizer.blocking`), never by an all-pairs matrix.
 3. Average-link agglomerative clustering: two clusters merge while the mean
    similarity over all their cross pairs is >= ``THRESHOLD``. A mean is never
    above the largest pair, so no cluster spans two connected components of
    the graph of pairs >= ``THRESHOLD``: each component is clustered on its own,
    exactly (dense, C implementation) up to ``DENSE_LIMIT`` items, otherwise on
-   its candidate edges (pairs outside the graph count as 0, an error of at
-   most ``EDGE_FLOOR``). Memory stays O(n * MAX_NEIGHBORS + DENSE_LIMIT^2).
+   its pairs >= ``EDGE_FLOOR`` (at most ``MAX_NEIGHBORS`` per item; pairs below
+   count as 0, an error of at most ``EDGE_FLOOR``). Memory stays
+   O(pairs above the threshold + DENSE_LIMIT^2).
 
 One configuration for every dataset; the number of clusters is never given.
 """
@@ -27,8 +29,8 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
-from summarizer.neardup import near_duplicate_labels_from_tokens
-from summarizer.similarity import DocSpace, SimilaritySettings
+from summarizer.neardup import near_duplicate_labels_from_ids
+from summarizer.similarity import DocSpace, SimilaritySettings, Vocabulary, strongest_per_node
 from summarizer.textfeatures import Doc, as_doc, words
 
 THRESHOLD = 0.25  # chosen once (ECB+ sweep 0.22/0.25/0.28: F1 0.90/0.93/0.89); never per dataset
@@ -100,18 +102,20 @@ def average_link(
     return owner
 
 
-def _cluster_space(space: DocSpace, threshold: float) -> list[tuple[int, int]]:
-    """Average-link labels for every document of the space (see module docstring)."""
-    n = space.n
-    rows, cols, sims = space.candidate_edges(EDGE_FLOOR, MAX_NEIGHBORS)
-    strong = sims >= threshold
-    graph = sp.coo_matrix((np.ones(int(strong.sum())), (rows[strong], cols[strong])), shape=(n, n))
+def _components(n: int, rows: np.ndarray, cols: np.ndarray) -> list[np.ndarray]:
+    """Connected components of the graph of the given edges, each as sorted node indices."""
+    graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     _, component = connected_components(graph, directed=False)
-    labels = [(-1, i) for i in range(n)]  # (component start, label in component)
     order = np.argsort(component, kind="stable")
     bounds = np.flatnonzero(np.r_[True, np.diff(component[order]) != 0, True])
-    for start, stop in zip(bounds[:-1], bounds[1:]):
-        index = order[start:stop]
+    return [order[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def _cluster_space(space: DocSpace, threshold: float) -> list[tuple[int, int]]:
+    """Average-link labels for every document of the space (see module docstring)."""
+    rows, cols, _ = space.pairs_above(threshold)
+    labels = [(-1, i) for i in range(space.n)]  # (component's first node, label in component)
+    for index in _components(space.n, rows, cols):
         if len(index) < 2:
             continue
         if len(index) <= DENSE_LIMIT:
@@ -120,14 +124,11 @@ def _cluster_space(space: DocSpace, threshold: float) -> list[tuple[int, int]]:
             tree = linkage(squareform(np.clip(distance, 0.0, None), checks=False), "average")
             local = fcluster(tree, 1.0 - threshold, criterion="distance")
         else:
-            position = np.full(n, -1)
-            position[index] = np.arange(len(index))
-            inside = (position[rows] >= 0) & (position[cols] >= 0)
-            local = average_link(
-                len(index), position[rows[inside]], position[cols[inside]], sims[inside], threshold
-            )
+            r, c, s = strongest_per_node(len(index), *space.pairs_above(EDGE_FLOOR, index), MAX_NEIGHBORS)
+            local = average_link(len(index), r, c, s, threshold)
+        first = int(index[0])
         for node, label in zip(index.tolist(), np.asarray(local).tolist()):
-            labels[node] = (int(start), int(label))
+            labels[node] = (first, int(label))
     return labels
 
 
@@ -140,13 +141,14 @@ def cluster_docs(
     """Cluster already-normalised docs with unique ids; see module docstring."""
     if not docs:
         return []
-    tokens = [words(d.full_text) for d in docs]
-    dup_labels = near_duplicate_labels_from_tokens(tokens)
+    vocabulary = Vocabulary()
+    ids = [vocabulary.encode(words(d.full_text)) for d in docs]
+    dup_labels = near_duplicate_labels_from_ids(ids)
     reps = sorted(set(dup_labels))
     rep_index = {r: k for k, r in enumerate(reps)}
     rep_docs = [docs[r] for r in reps]
     if len(rep_docs) > 1:
-        space = DocSpace(rep_docs, settings, [tokens[r] for r in reps])
+        space = DocSpace(rep_docs, settings, word_ids=[ids[r] for r in reps], vocabulary=vocabulary)
         labels = _cluster_space(space, threshold)
     else:
         labels = [(0, 0)]

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
+from summarizer.blocking import pairs_above
 from summarizer.similarity import DocSpace
 from summarizer.textfeatures import Doc
 
@@ -48,13 +50,39 @@ class Continuation:
 Current = tuple[str, str, str, frozenset[str]]  # (key, title, text, content_hashes)
 
 
-def similarities(current: Sequence[Current], previous: Sequence[PreviousStory]) -> np.ndarray:
-    """current x previous similarity matrix (no time factor: days are compared by rule)."""
+def _vectors(current: Sequence[Current], previous: Sequence[PreviousStory]) -> sp.csr_matrix:
     docs = [Doc(id=f"c{k}", title=c[1] or "", text=c[2] or "") for k, c in enumerate(current)]
     docs += [Doc(id=f"p{k}", title=p.title or "", text=p.text or "") for k, p in enumerate(previous)]
-    vectors = DocSpace(docs).vectors
+    return DocSpace(docs).vectors
+
+
+def similarities(current: Sequence[Current], previous: Sequence[PreviousStory]) -> np.ndarray:
+    """current x previous similarity matrix (no time factor: days are compared by rule).
+
+    Dense: for a few stories. `link_stories` only looks at pairs above the threshold.
+    """
+    vectors = _vectors(current, previous)
     n = len(current)
     return np.asarray((vectors[:n] @ vectors[n:].T).toarray(), dtype=np.float64)
+
+
+def _similar_pairs(
+    current: Sequence[Current], previous: Sequence[PreviousStory], by_hash: dict[str, list[int]]
+) -> dict[tuple[int, int], float]:
+    """(current, previous) -> similarity for pairs >= LINK_THRESHOLD or sharing an item.
+
+    Blocking (`summarizer.blocking`) finds the similar pairs without a current x
+    previous matrix; pairs that share an item get their similarity one by one.
+    """
+    vectors = _vectors(current, previous)
+    n = len(current)
+    rows, cols, sims = pairs_above(vectors[:n], LINK_THRESHOLD, vectors[n:])
+    found = {(i, j): s for i, j, s in zip(rows.tolist(), cols.tolist(), sims.tolist())}
+    for i, (_, _, _, hashes) in enumerate(current):
+        for j in {j for h in hashes for j in by_hash.get(h, ())}:
+            if (i, j) not in found:
+                found[(i, j)] = float(vectors[i].multiply(vectors[n + j]).sum())
+    return found
 
 
 def link_stories(
@@ -63,19 +91,16 @@ def link_stories(
     """Map current story keys to the previous story they continue (see module docstring)."""
     if not current or not previous:
         return {}
-    sims = similarities(current, previous)
     by_hash: dict[str, list[int]] = {}
     for j, prev in enumerate(previous):
         for h in prev.content_hashes:
             by_hash.setdefault(h, []).append(j)
-    candidates: set[tuple[int, int]] = set(zip(*(a.tolist() for a in np.nonzero(sims >= LINK_THRESHOLD))))
-    for i, (_, _, _, hashes) in enumerate(current):
-        candidates.update((i, j) for h in hashes for j in by_hash.get(h, ()))
+    sims = _similar_pairs(current, previous, by_hash)
     pairs = []
-    for i, j in sorted(candidates):
+    for (i, j), sim in sorted(sims.items()):
         prev = previous[j]
         shared = not current[i][3].isdisjoint(prev.content_hashes)
-        pairs.append(((shared, round(float(sims[i, j]), 9), prev.day, prev.id), i, j))
+        pairs.append(((shared, round(sim, 9), prev.day, prev.id), i, j))
     pairs.sort(key=lambda p: p[0], reverse=True)
     links: dict[str, Continuation] = {}
     taken: set[int] = set()
@@ -88,6 +113,6 @@ def link_stories(
         links[key] = Continuation(
             previous_id=prev.id,
             is_repeat=bool(prev.published and hashes and hashes <= prev.content_hashes),
-            similarity=round(float(sims[i, j]), 4),
+            similarity=round(sims[(i, j)], 4),
         )
     return links

@@ -15,7 +15,6 @@ Method (linear in the number of items, no pairwise pass):
 """
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, Iterable
 
 import numpy as np
@@ -36,8 +35,12 @@ _POSITION = [np.uint64(p) for p in (0x100000001B3, 0xC2B2AE3D27D4EB4F, 0x165667B
 
 def _word_ids(tokens: list[str], cache: dict[str, int]) -> np.ndarray:
     """64-bit ids of tokens; equal tokens get equal ids within one cache."""
-    ids = np.fromiter((cache.setdefault(t, len(cache)) for t in tokens), dtype=np.uint64,
-                      count=len(tokens))
+    return _mix(np.fromiter((cache.setdefault(t, len(cache)) for t in tokens), dtype=np.uint64,
+                            count=len(tokens)))
+
+
+def _mix(ids: np.ndarray) -> np.ndarray:
+    ids = ids.astype(np.uint64)
     with np.errstate(over="ignore"):
         ids = (ids + np.uint64(1)) * _MIX
         ids ^= ids >> np.uint64(32)
@@ -53,7 +56,17 @@ def sketch(tokens: list[str], cache: dict[str, int] | None = None) -> np.ndarray
     """
     if not tokens:
         return np.empty(0, dtype=np.uint64)
-    ids = _word_ids(tokens, {} if cache is None else cache)
+    return _sketch_mixed(_word_ids(tokens, {} if cache is None else cache))
+
+
+def sketch_ids(ids: np.ndarray) -> np.ndarray:
+    """`sketch` of a text given as token ids (numbered in order of first appearance)."""
+    if len(ids) == 0:
+        return np.empty(0, dtype=np.uint64)
+    return _sketch_mixed(_mix(ids))
+
+
+def _sketch_mixed(ids: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         if len(ids) < SHINGLE:
             h = np.zeros(1, dtype=np.uint64)
@@ -80,32 +93,41 @@ def near_duplicate_labels(texts: list[str]) -> list[int]:
 def near_duplicate_labels_from_tokens(token_lists: list[list[str]]) -> list[int]:
     """As `near_duplicate_labels`, for texts already split with `textfeatures.words`."""
     cache: dict[str, int] = {}
-    sketches = [sketch(tokens, cache) for tokens in token_lists]
-    n = len(token_lists)
-    uf: UnionFind[int] = UnionFind()
-    sizes = np.array([len(s) for s in sketches])
+    return _labels([sketch(tokens, cache) for tokens in token_lists])
+
+
+def near_duplicate_labels_from_ids(id_lists: list[np.ndarray]) -> list[int]:
+    """As `near_duplicate_labels`, for texts as token ids of one vocabulary (first-seen order)."""
+    return _labels([sketch_ids(ids) for ids in id_lists])
+
+
+def _labels(sketches: list[np.ndarray]) -> list[int]:
+    n = len(sketches)
+    sizes = np.array([len(s) for s in sketches], dtype=np.int64)
     if n < 2 or sizes.sum() == 0:
         return list(range(n))
     hashes = np.concatenate(sketches)
-    owners = np.repeat(np.arange(n), sizes)
+    owners = np.repeat(np.arange(n, dtype=np.int64), sizes)
     order = np.argsort(hashes, kind="stable")
     hashes, owners = hashes[order], owners[order]
     starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
-    ends = np.r_[starts[1:], len(hashes)]
-    shared: Counter[tuple[int, int]] = Counter()
-    for start, end in zip(starts, ends):
-        count = end - start
-        if count < 2 or count > MAX_POSTING:
-            continue
-        members = owners[start:end].tolist()
-        for a_pos in range(count):
-            a = members[a_pos]
-            for b in members[a_pos + 1 :]:
-                shared[(a, b)] += 1
-    for (a, b), common in shared.items():
-        smaller = min(sizes[a], sizes[b])
-        if common >= min(MIN_SHARED, smaller) and common / smaller >= CONTAINMENT:
-            uf.union(a, b)
+    counts = np.diff(np.r_[starts, len(hashes)])
+    usable = (counts >= 2) & (counts <= MAX_POSTING)
+    group = np.repeat(np.where(usable, np.arange(len(starts)), -1), counts)
+    owners, group = owners[group >= 0], group[group >= 0]
+    # Every pair of owners within a posting list: owner k with owner k + step of the same list.
+    keys = []
+    for step in range(1, int(counts[usable].max(initial=1))):
+        same = group[:-step] == group[step:]
+        keys.append(owners[:-step][same] * n + owners[step:][same])
+    uf: UnionFind[int] = UnionFind()
+    if keys:
+        pairs, shared = np.unique(np.concatenate(keys), return_counts=True)
+        a, b = pairs // n, pairs % n
+        smaller = np.minimum(sizes[a], sizes[b])
+        close = (shared >= np.minimum(MIN_SHARED, smaller)) & (shared / smaller >= CONTAINMENT)
+        for x, y in zip(a[close].tolist(), b[close].tolist()):
+            uf.union(x, y)
     return [uf.find(i) for i in range(n)]
 
 

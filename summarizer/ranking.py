@@ -42,9 +42,10 @@ from datetime import datetime, timezone
 from typing import Mapping, Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
-from summarizer.textfeatures import content_words, words
+from summarizer.blocking import pairs_above
+from summarizer.similarity import Vocabulary, tfidf
+from summarizer.textfeatures import is_content_word, words
 
 KEY_WEIGHTS: Mapping[str, float] = {
     "likes": 1.0, "reposts": 2.0, "quotes": 2.0, "replies": 1.0,
@@ -121,15 +122,26 @@ def item_engagement(item: RankItem, weights: RankWeights) -> float:
     return total * weights.kind_weights.get(item.kind, 1.0)
 
 
-def novelty_similarities(texts: Sequence[str], recent_texts: Sequence[str]) -> np.ndarray:
-    """Highest TF-IDF cosine of each text against the recent texts (0 when there are none)."""
+def novelty_similarities(
+    texts: Sequence[str], recent_texts: Sequence[str], floor: float = 0.0
+) -> np.ndarray:
+    """Highest TF-IDF cosine of each text against the recent texts (0 when there are none).
+
+    With ``floor`` > 0 only cosines >= floor are found (exactly; lower ones read 0), by
+    blocking on shared rarer words (`summarizer.blocking`): a night's thousands of stories
+    against three days of earlier ones never form a dense matrix.
+    """
     if not texts or not recent_texts:
         return np.zeros(len(texts))
-    vectorizer = TfidfVectorizer(analyzer=lambda t: content_words(words(t)), sublinear_tf=True)
-    try:
-        matrix = vectorizer.fit_transform(list(texts) + list(recent_texts))
-    except ValueError:  # no words at all
-        return np.zeros(len(texts))
+    vocabulary = Vocabulary()
+    ids = [vocabulary.encode(words(t)) for t in list(texts) + list(recent_texts)]
+    content = vocabulary.mask(is_content_word)
+    matrix = tfidf([i[content[i]] for i in ids])  # as TfidfVectorizer(sublinear_tf=True)
+    if floor > 0:
+        rows, _, sims = pairs_above(matrix[: len(texts)], floor, matrix[len(texts):])
+        best = np.zeros(len(texts))
+        np.maximum.at(best, rows, sims)
+        return np.clip(best, 0.0, 1.0)
     sims = (matrix[: len(texts)] @ matrix[len(texts):].T).toarray()
     return np.clip(sims.max(axis=1), 0.0, 1.0)
 
@@ -188,7 +200,9 @@ def rank(
 ) -> list[Ranked]:
     """Score every candidate and return them best first (ties by key)."""
     weights = weights or RankWeights()
-    sims = novelty_similarities([f"{c.title}\n{c.text}" for c in candidates], recent_texts)
+    sims = novelty_similarities(  # below `similar` the score ignores the value
+        [f"{c.title}\n{c.text}" for c in candidates], recent_texts, floor=weights.similar
+    )
     ranked = [_score(c, float(s), now, weights) for c, s in zip(candidates, sims)]
     ranked.sort(key=lambda r: (-r.score, r.candidate.key))
     return ranked

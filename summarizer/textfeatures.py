@@ -87,6 +87,11 @@ def content_words(tokens: list[str]) -> list[str]:
     return [t for t in tokens if len(t) > 1 and t not in _STOP]
 
 
+def is_content_word(token: str) -> bool:
+    """`content_words` for one token."""
+    return len(token) > 1 and token not in _STOP
+
+
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
@@ -122,16 +127,18 @@ def lead_and_body_entities(doc: Doc, n: int = LEAD_SENTENCES) -> tuple[list[str]
 
 def _sentence_entities(sentence: str) -> list[str]:
     out: list[str] = []
-    for token in _ENTITY_TOKEN.findall(sentence):
-        token = _POSSESSIVE.sub("", token).rstrip(".-'’")
-        if not token:
-            continue
-        if token[0].isdigit():
-            number = token.replace(",", "")
+    # Most tokens are lower-case words: drop them before any per-token work.
+    for token in [t for t in _ENTITY_TOKEN.findall(sentence) if not t[0].islower()]:
+        first = token[0]
+        if first.isdigit():
+            number = token.rstrip(".-'’").replace(",", "")
             if len(number) >= 2:  # single digits are mostly dates and list counts
                 out.append("#" + number)
             continue
-        if not token[0].isupper() or len(token) < 2:
+        if not first.isupper():
+            continue
+        token = _POSSESSIVE.sub("", token).rstrip(".-'’")
+        if len(token) < 2:
             continue
         low = token.casefold()
         if low in _STOP or low in _CALENDAR:

@@ -105,6 +105,18 @@ def test_same_event_words_far_apart_in_time_stay_apart() -> None:
     assert len(cluster(near)) == 1
 
 
+def test_follow_up_days_later_joins_its_event_and_dates_are_optional() -> None:
+    """Coverage goes on for days: six days apart is still one event; no dates, same answer."""
+    later = [
+        _doc("a", "Quillon cuts jobs", LAYOFF, published_at=T0),
+        _doc("b", "Quillon lays off staff", PARAPHRASE, published_at=T0 + timedelta(days=6)),
+        _doc("c", "Kestrel raises $640M", FUNDING, published_at=T0 + timedelta(days=6)),
+    ]
+    assert sorted(map(sorted, cluster(later))) == [["a", "b"], ["c"]]
+    undated = [dict(d, published_at=None) for d in later]
+    assert sorted(map(sorted, cluster(undated))) == [["a", "b"], ["c"]]
+
+
 def test_ten_thousand_singletons_and_copies_partition() -> None:
     docs = [_doc(f"d{k}", f"Item {k}", f"Unique words token{k} alpha{k % 97} beta{k % 89}") for k in range(2000)]
     docs += [_doc(f"c{k}", "Quillon cuts jobs", LAYOFF) for k in range(50)]

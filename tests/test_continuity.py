@@ -90,3 +90,17 @@ def test_several_stories_link_independently() -> None:
 def test_empty_inputs() -> None:
     assert link_stories([], PREVIOUS) == {}
     assert link_stories([cur("a", "Atlas-3", ATLAS)], []) == {}
+
+
+def test_blocked_pairs_are_exactly_the_dense_pairs_above_the_threshold() -> None:
+    """The sparse search must find every pair the dense matrix has at or above LINK_THRESHOLD."""
+    from summarizer.continuity import LINK_THRESHOLD, _similar_pairs, similarities
+
+    texts = [ATLAS, ATLAS_DAY2, KESTREL, QUILLON, BRIGHTMOOR, GARDEN]
+    current = [cur(f"c{k}", t.split(",")[0], t + " " + texts[(k + 1) % 6][:80]) for k, t in enumerate(texts)]
+    previous = [prev(k, "2026-11-17", t.split(" ")[0], t) for k, t in enumerate(texts * 2)]
+    dense = similarities(current, previous)
+    found = _similar_pairs(current, previous, {})
+    want = {(i, j) for i, j in zip(*dense.nonzero()) if dense[i, j] >= LINK_THRESHOLD}
+    assert want and set(found) == want
+    assert all(abs(found[k] - dense[k]) < 1e-5 for k in want)

@@ -1,6 +1,8 @@
 """Ranking: outlets first, then engagement, recency, source weights; novelty penalty; reasons."""
 from __future__ import annotations
 
+import numpy as np
+
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -124,3 +126,21 @@ def test_a_lone_short_post_without_an_article_ranks_below_a_single_outlet_story(
     assert [r.candidate.key for r in ranked][-1] == "a"
     assert any("short post" in reason for reason in ranked[-1].reasons)
     assert not any("short post" in reason for r in ranked[:-1] for reason in r.reasons)
+
+
+def test_novelty_with_a_floor_keeps_every_value_at_or_above_it() -> None:
+    """The blocked search (floor > 0) agrees with the dense one wherever the score looks."""
+    from summarizer.ranking import novelty_similarities
+
+    base = ["Meridian AI launches Atlas-3 with a one million token context window",
+            "Kestrel Cloud raises $640 million for GPU data centres in Oslo",
+            "Quillon cuts 1,200 jobs as AI agents take over customer support",
+            "The botanical garden opens a glasshouse for tropical orchids"]
+    texts = [b + " " + base[(k + 1) % 4].split(" ", 3)[-1] for k, b in enumerate(base)]
+    texts += ["Cooking pasta with tomatoes and basil for the garden party", "Atlas-3 pasta"]
+    recent = base + [b.upper() for b in base[:2]] + ["Atlas-3 context window, Meridian AI"]
+    dense = novelty_similarities(texts, recent)
+    for floor in (0.1, 0.3, 0.6, 0.8):
+        blocked = novelty_similarities(texts, recent, floor=floor)
+        assert np.allclose(blocked, np.where(dense >= floor, dense, 0.0), atol=1e-6)
+    assert (dense > 0.8).any() and ((dense > 0.1) & (dense < 0.6)).any()
