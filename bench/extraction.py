@@ -1,12 +1,17 @@
-"""Score newsdesk's article extraction against plain trafilatura on a dataset.
+"""Score newsdesk's article extraction against plain trafilatura, set by set.
 
-Usage: python -m bench.extraction DATASET_DIR [--limit N]
+Usage: python -m bench.extraction DATASET_DIR [DATASET_DIR ...] [--limit N] [--workers N]
 
-DATASET_DIR holds `html/<id>.html.gz` and `ground-truth.json`
+Each DATASET_DIR holds `html/<id>.html.gz` and `ground-truth.json`
 (`{"<id>": {"articleBody": ..., "url": ...}}`). The metric is the shingle
 F1 used by the public article-extraction benchmark, so numbers are
 comparable with published ones: 4-token shingles, per-page tp/fp/fn
 normalised to sum 1, precision and recall averaged over pages.
+
+Both extractors run in the same process pool in the same run, so their
+figures share the machine's load. Every set is also scored on two fixed
+halves (by a hash of the page id): a change that only helps one half is
+fitted to those pages, not an improvement.
 """
 from __future__ import annotations
 
@@ -17,7 +22,9 @@ import re
 import statistics
 import sys
 import time
+import zlib
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -56,6 +63,11 @@ def score(truths: dict[str, str], preds: dict[str, str | None]) -> tuple[float, 
     return f1, p, r
 
 
+def half(page_id: str) -> str:
+    """Fixed half ("a" or "b") a page belongs to, stable across runs and machines."""
+    return "ab"[zlib.crc32(page_id.encode()) % 2]
+
+
 def load(dataset: Path, limit: int | None) -> tuple[dict[str, str], dict[str, tuple[bytes, str]]]:
     """Ground-truth texts and (raw html bytes, url) per page id."""
     truth = json.loads((dataset / "ground-truth.json").read_text(encoding="utf-8"))
@@ -65,16 +77,6 @@ def load(dataset: Path, limit: int | None) -> tuple[dict[str, str], dict[str, tu
         with gzip.open(dataset / "html" / f"{pid}.html.gz", "rb") as fh:
             pages[pid] = (fh.read(), truth[pid].get("url") or "")
     return {pid: truth[pid]["articleBody"] for pid in ids}, pages
-
-
-def run(fn: Callable[[bytes, str], str | None], pages: dict[str, tuple[bytes, str]]):
-    """Run one extractor over all pages; return outputs and per-page ms."""
-    out, times = {}, []
-    for pid, (html, url) in pages.items():
-        start = time.perf_counter()
-        out[pid] = fn(html, url)
-        times.append((time.perf_counter() - start) * 1000)
-    return out, times
 
 
 def _newsdesk(html: bytes, url: str) -> str | None:
@@ -90,26 +92,82 @@ def _trafilatura(html: bytes, url: str) -> str | None:
     return trafilatura.extract(html, url=url)
 
 
+EXTRACTORS: dict[str, Callable[[bytes, str], str | None]] = {"newsdesk": _newsdesk, "trafilatura": _trafilatura}
+
+
+def _timed(job: tuple[str, bytes, str]) -> tuple[str | None, float]:
+    name, html, url = job
+    start = time.perf_counter()
+    text = EXTRACTORS[name](html, url)
+    return text, (time.perf_counter() - start) * 1000
+
+
+def _warm(name: str) -> None:
+    EXTRACTORS[name](b"<html><body><p>warm up imports and caches</p></body></html>", "")
+
+
+def run(name: str, pages: dict[str, tuple[bytes, str]], pool: ProcessPoolExecutor | None):
+    """Run one extractor over all pages; return outputs, per-page ms and wall seconds."""
+    jobs = [(name, html, url) for html, url in pages.values()]
+    start = time.perf_counter()
+    if pool is None:
+        _warm(name)
+        start = time.perf_counter()
+        results = [_timed(job) for job in jobs]
+    else:
+        list(pool.map(_warm, [name] * 4))
+        start = time.perf_counter()
+        results = list(pool.map(_timed, jobs, chunksize=4))
+    wall = time.perf_counter() - start
+    out = {pid: text for pid, (text, _) in zip(pages, results)}
+    return out, [ms for _, ms in results], wall
+
+
+def report(dataset: Path, limit: int | None, pool: ProcessPoolExecutor | None, dump: Path | None) -> dict[str, dict]:
+    """Score both extractors on one set; print a table and return the figures."""
+    truths, pages = load(dataset, limit)
+    halves = {h: {k: v for k, v in truths.items() if half(k) == h} for h in "ab"}
+    print(f"\n{dataset.name}: {len(pages)} pages (half a {len(halves['a'])}, half b {len(halves['b'])})")
+    print(f"{'extractor':<12} {'F1':>6} {'P':>6} {'R':>6} {'F1 a':>6} {'F1 b':>6} {'pages/s':>8} {'median ms':>10}")
+    figures = {}
+    for name in EXTRACTORS:
+        out, times, wall = run(name, pages, pool)
+        f1, p, r = score(truths, out)
+        fa, fb = (score(halves[h], out)[0] for h in "ab")
+        rate = len(times) / wall
+        med = statistics.median(times)
+        figures[name] = {"f1": f1, "p": p, "r": r, "f1_a": fa, "f1_b": fb, "pages_per_s": rate, "median_ms": med}
+        print(f"{name:<12} {f1:6.3f} {p:6.3f} {r:6.3f} {fa:6.3f} {fb:6.3f} {rate:8.1f} {med:10.1f}")
+        if dump and name == "newsdesk":
+            dump.mkdir(parents=True, exist_ok=True)
+            (dump / f"{dataset.name}.json").write_text(json.dumps({k: {"articleBody": v or ""} for k, v in out.items()}))
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", type=Path)
+    parser.add_argument("datasets", type=Path, nargs="+")
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--dump", type=Path, default=None, help="write newsdesk outputs as JSON")
+    parser.add_argument("--workers", type=int, default=2, help="processes (1 = in-process)")
+    parser.add_argument("--dump", type=Path, default=None, help="directory for newsdesk outputs as JSON, one file per set")
     args = parser.parse_args(argv)
-    if not (args.dataset / "ground-truth.json").is_file() or not (args.dataset / "html").is_dir():
-        print(f"dataset not found: {args.dataset} (needs ground-truth.json and html/)", file=sys.stderr)
-        return 2
-    truths, pages = load(args.dataset, args.limit)
-    print(f"{len(pages)} pages")
-    print(f"{'extractor':<12} {'F1':>6} {'P':>6} {'R':>6} {'pages/s':>8} {'median ms':>10}")
-    for name, fn in (("newsdesk", _newsdesk), ("trafilatura", _trafilatura)):
-        fn(*next(iter(pages.values())))  # warm up imports and caches
-        out, times = run(fn, pages)
-        f1, p, r = score(truths, out)
-        rate = len(times) / (sum(times) / 1000)
-        print(f"{name:<12} {f1:6.3f} {p:6.3f} {r:6.3f} {rate:8.1f} {statistics.median(times):10.1f}")
-        if args.dump and name == "newsdesk":
-            args.dump.write_text(json.dumps({k: {"articleBody": v or ""} for k, v in out.items()}))
+    for dataset in args.datasets:
+        if not (dataset / "ground-truth.json").is_file() or not (dataset / "html").is_dir():
+            print(f"dataset not found: {dataset} (needs ground-truth.json and html/)", file=sys.stderr)
+            return 2
+    print(f"workers: {args.workers} (ms per page is measured inside each worker; the machine may be shared)")
+    pool = ProcessPoolExecutor(max_workers=args.workers) if args.workers > 1 else None
+    try:
+        summary = {ds.name: report(ds, args.limit, pool, args.dump) for ds in args.datasets}
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    if len(summary) > 1:
+        print("\nside by side (F1; newsdesk - trafilatura)")
+        for name, fig in summary.items():
+            nd, tr = fig["newsdesk"], fig["trafilatura"]
+            print(f"{name:<24} newsdesk {nd['f1']:.3f}  trafilatura {tr['f1']:.3f}  diff {nd['f1'] - tr['f1']:+.3f}"
+                  f"  (halves a {nd['f1_a'] - tr['f1_a']:+.3f}, b {nd['f1_b'] - tr['f1_b']:+.3f})")
     return 0
 
 
