@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 
-from lxml.html import HtmlElement
+from lxml.html import HtmlElement, document_fromstring
 from trafilatura.utils import load_html
 
 from .article_kind import classify
@@ -22,6 +22,24 @@ log = logging.getLogger(__name__)
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _MAX_BYTES = 20_000_000  # larger bodies are not articles; parsing them only costs time
+# Markup that only HTML pages carry: enough to parse a page whose head is broken.
+_HTML_TAG = re.compile(r"<(body|p|div|br|table|td|font|article|h[1-6])\b", re.I)
+
+
+def _parse_lenient(html: str) -> HtmlElement | None:
+    """Parse with lxml alone when trafilatura's loader rejects the page.
+
+    trafilatura drops a document whose first 50 characters lack "html" and
+    whose tree is small, e.g. one that opens with a truncated
+    `<!DOCTYPE htm` and has no <html> or <head>; the body is still there.
+    """
+    if not _HTML_TAG.search(html):
+        return None
+    try:
+        return document_fromstring(html)
+    except Exception:
+        log.debug("unparseable page", exc_info=True)
+        return None
 
 
 def _parse(html: str | bytes) -> HtmlElement | None:
@@ -39,7 +57,9 @@ def _parse(html: str | bytes) -> HtmlElement | None:
         tree = load_html(html)
     except Exception:
         log.debug("unparseable page", exc_info=True)
-        return None
+        tree = None
+    if tree is None or not len(tree):
+        tree = _parse_lenient(html)
     return tree if tree is not None and len(tree) else None
 
 

@@ -14,7 +14,20 @@ from lxml.html import HtmlElement
 _WORD = re.compile(r"\w+")
 _CHROME = re.compile(r"comment|related|newsletter|promo|share|social|footer|sidebar|recirc|popular|trending|subscribe|caption|credit", re.I)
 _PARAS = "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header or ancestor::figure or ancestor::form)]"
+_VISIBLE = ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
 LONG_PARAGRAPH_WORDS = 20
+MAX_LINK_SHARE = 0.5  # a paragraph that is mostly links is a menu entry or a teaser
+
+
+def _visible_text(node: HtmlElement) -> str:
+    """Text a reader sees: inline <script> (ad and login widgets) is not prose."""
+    return " ".join(" ".join(node.xpath(_VISIBLE)).split())
+
+
+def _mostly_links(node: HtmlElement, text: str) -> bool:
+    words = len(_WORD.findall(text))
+    linked = len(_WORD.findall(" ".join(node.xpath(".//a//text()"))))
+    return words > 0 and linked >= MAX_LINK_SHARE * words
 
 
 def _in_chrome(node: HtmlElement) -> bool:
@@ -36,7 +49,7 @@ def prose_paragraphs(tree: HtmlElement, found: str) -> str:
     teasers of other stories live in differently shaped containers, so
     matching the signature keeps the former and drops the latter.
     """
-    paras = [(p, " ".join(p.text_content().split())) for p in tree.xpath(_PARAS)]
+    paras = [(p, _visible_text(p)) for p in tree.xpath(_PARAS)]
     anchors = {
         _signature(p.getparent())
         for p, text in paras
@@ -44,6 +57,7 @@ def prose_paragraphs(tree: HtmlElement, found: str) -> str:
     }
     kept = [
         text for p, text in paras
-        if text and p.getparent() is not None and _signature(p.getparent()) in anchors and not _in_chrome(p)
+        if text and p.getparent() is not None and _signature(p.getparent()) in anchors
+        and not _in_chrome(p) and not _mostly_links(p, text)
     ]
     return "\n".join(dict.fromkeys(kept))

@@ -14,12 +14,16 @@ import trafilatura
 from lxml.html import HtmlElement
 
 from .article_clean import clean_text
+from .article_layout import is_flattened_table, story_cell
 from .article_paragraphs import prose_paragraphs
 from .metadata import PageMeta
 
-# Comments are not part of the story; fast mode skips trafilatura's own
-# readability/justext comparison, which measured worse than our selection.
+# Comments are not part of the story. Fast mode skips trafilatura's own
+# readability/justext comparison: on most pages that comparison only costs
+# time or swaps a good body for a longer, noisier one, so it runs only when
+# the fast result holds a small share of the page's text (see `needs_full_mode`).
 _BASE = dict(include_comments=False, include_tables=True, fast=True, output_format="txt")
+FULL_MODE_SHARE = 0.2  # fast text below this share of the page's unlinked words: retry in full mode
 _WORD = re.compile(r"\w+")
 _PROSE_XPATH = "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header)]"
 PROSE_MIN_WORDS = 20  # a paragraph this long is story text, not a caption or teaser
@@ -33,6 +37,23 @@ def _words(text: str) -> int:
 def _trafilatura(tree: HtmlElement, url: str, **options: bool) -> str:
     text = trafilatura.extract(tree, url=url or None, **{**_BASE, **options})
     return text or ""
+
+
+def unlinked_words(tree: HtmlElement) -> int:
+    """Visible body words outside links: the most text an article body could hold."""
+    body = tree.find(".//body")
+    root = body if body is not None else tree
+    total = _words(" ".join(root.xpath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")))
+    return total - _words(" ".join(root.xpath(".//a//text()")))
+
+
+def needs_full_mode(text: str, tree: HtmlElement) -> bool:
+    """True when fast mode kept too little of the page: it chose a wrong, small block.
+
+    Full mode lets trafilatura compare its pick with readability and jusText,
+    which finds bodies in table, <font> and <br> layouts that fast mode misses.
+    """
+    return _words(text) < FULL_MODE_SHARE * unlinked_words(tree)
 
 
 def prose_share(text: str) -> float:
@@ -74,6 +95,11 @@ def _pick_by_shape(first: str, *others: str) -> str:
 def main_text(tree: HtmlElement, url: str, meta: PageMeta) -> str:
     """The best article text found on the page ("" if none)."""
     text = _trafilatura(tree, url)
+    full = needs_full_mode(text, tree)
+    if full:
+        text = _trafilatura(tree, url, fast=False) or text
+    if not text or is_flattened_table(text):
+        text = story_cell(tree) or text
     if text and prose_share(text) < 0.5:
         # Menus or link lists won: ask again, stricter and with trafilatura's own fallbacks.
         text = _pick_by_shape(text, _trafilatura(tree, url, favor_precision=True), _trafilatura(tree, url, fast=False))
