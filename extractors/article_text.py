@@ -21,9 +21,9 @@ from .metadata import PageMeta
 # Comments are not part of the story. Fast mode skips trafilatura's own
 # readability/justext comparison: on most pages that comparison only costs
 # time or swaps a good body for a longer, noisier one, so it runs only when
-# the fast result holds a small share of the page's text (see `needs_full_mode`).
+# the fast result holds a small share of the page's text (see `retry_when_small`).
 _BASE = dict(include_comments=False, include_tables=True, fast=True, output_format="txt")
-FULL_MODE_SHARE = 0.2  # fast text below this share of the page's unlinked words: retry in full mode
+SMALL_SHARE = 0.2  # a result below this share of the page's unlinked words gets a retry
 _WORD = re.compile(r"\w+")
 _PROSE_XPATH = "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header)]"
 PROSE_MIN_WORDS = 20  # a paragraph this long is story text, not a caption or teaser
@@ -47,13 +47,28 @@ def unlinked_words(tree: HtmlElement) -> int:
     return total - _words(" ".join(root.xpath(".//a//text()")))
 
 
-def needs_full_mode(text: str, tree: HtmlElement) -> bool:
-    """True when fast mode kept too little of the page: it chose a wrong, small block.
+def is_small_share(text: str, page_words: int) -> bool:
+    """True when a result holds too little of the page: a wrong, small block won."""
+    return _words(text) < SMALL_SHARE * page_words
 
-    Full mode lets trafilatura compare its pick with readability and jusText,
-    which finds bodies in table, <font> and <br> layouts that fast mode misses.
+
+def retry_when_small(text: str, tree: HtmlElement, url: str) -> str:
+    """Ask trafilatura again when fast mode kept a small share of the page.
+
+    Full mode compares its pick with readability and jusText, which finds
+    bodies fast mode misses (table, <font> and <br> layouts, odd markup).
+    When that is still small, recall mode keeps bodies trafilatura files
+    as page chrome, e.g. a story inside an unclosed <header>.
     """
-    return _words(text) < FULL_MODE_SHARE * unlinked_words(tree)
+    page_words = unlinked_words(tree)
+    if not is_small_share(text, page_words):
+        return text
+    text = _trafilatura(tree, url, fast=False) or text
+    if is_small_share(text, page_words):
+        recall = _trafilatura(tree, url, favor_recall=True)
+        if _words(recall) > _words(text):
+            text = recall
+    return text
 
 
 def prose_share(text: str) -> float:
@@ -94,10 +109,7 @@ def _pick_by_shape(first: str, *others: str) -> str:
 
 def main_text(tree: HtmlElement, url: str, meta: PageMeta) -> str:
     """The best article text found on the page ("" if none)."""
-    text = _trafilatura(tree, url)
-    full = needs_full_mode(text, tree)
-    if full:
-        text = _trafilatura(tree, url, fast=False) or text
+    text = retry_when_small(_trafilatura(tree, url), tree, url)
     if not text or is_flattened_table(text):
         text = story_cell(tree) or text
     if text and prose_share(text) < 0.5:

@@ -15,7 +15,7 @@ import pytest
 from extractors.article import extract_article
 from extractors.article_layout import is_flattened_table
 from extractors.article_paragraphs import prose_paragraphs
-from extractors.article_text import needs_full_mode
+from extractors.article_text import is_small_share, unlinked_words
 from lxml.html import document_fromstring
 
 PARAGRAPHS = Path(__file__).parent / "fixtures" / "paragraphs"
@@ -37,12 +37,15 @@ def test_prose_paragraphs(name: str) -> None:
         assert phrase not in text, phrase
 
 
-def test_full_mode_only_when_fast_text_is_a_small_share() -> None:
+def test_retry_only_when_the_result_is_a_small_share_of_the_page() -> None:
     story = "<p>" + " ".join(["word"] * 300) + "</p>"
-    tree = document_fromstring(f"<html><body><div>{story}</div></body></html>")
-    assert needs_full_mode("", tree)
-    assert needs_full_mode(" ".join(["word"] * 40), tree)
-    assert not needs_full_mode(" ".join(["word"] * 280), tree)
+    menu = "<ul>" + "".join(f"<li><a href='/{i}'>Section {i}</a></li>" for i in range(50)) + "</ul>"
+    tree = document_fromstring(f"<html><body>{menu}<div>{story}<script>var x = 1;</script></div></body></html>")
+    page_words = unlinked_words(tree)
+    assert page_words == 300  # links and scripts are not what a body could hold
+    assert is_small_share("", page_words)
+    assert is_small_share(" ".join(["word"] * 40), page_words)
+    assert not is_small_share(" ".join(["word"] * 280), page_words)
 
 
 @pytest.mark.parametrize(
