@@ -286,14 +286,54 @@ def review_list(
             rows = desk.list_stories(s, day=day, status=status)
             days = sorted({r.day for r in rows}, reverse=True)
             summaries = [desk.night_summary(s, d_, settings().flag_after) for d_ in days]
+            undrafted = desk.undrafted_stories(s, day) if day and status is None else []
         if as_json:
-            print(json.dumps({"stories": [desk.as_dict(r) for r in rows], "nights": [desk.as_dict(x) for x in summaries]}, indent=2))
-        elif not rows:
+            print(json.dumps({"stories": [desk.as_dict(r) for r in rows], "nights": [desk.as_dict(x) for x in summaries],
+                              "not_drafted": [desk.as_dict(r) for r in undrafted]}, indent=2))
+            return
+        if not rows:
             out.print("no drafted stories" + (f" for {day}" if day else "") + (f" with status {status}" if status else ""))
-        else:
-            for d_, summary in zip(days, summaries):
-                _print_rows([r for r in rows if r.day == d_], summary)
+        for d_, summary in zip(days, summaries):
+            _print_rows([r for r in rows if r.day == d_], summary)
+        _print_undrafted(undrafted)
     guarded(body)
+
+
+def _print_undrafted(rows) -> None:
+    """The night's stories past the drafting cap, so none is invisible."""
+    if not rows:
+        return
+    out.print(f"not drafted ({len(rows)}, past the cap; `newsdesk review draft ID` drafts one):", highlight=False)
+    for r in rows:
+        out.print(f"  #{r.id} rank {r.rank}: {r.headline} ({'; '.join(r.reasons)})", highlight=False, soft_wrap=True)
+
+
+@review_app.command("draft")
+def review_draft(
+    story_id: int = typer.Argument(..., metavar="ID"),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+) -> None:
+    """Draft a story the night left undrafted (past the cap); it joins the queue."""
+    from flows import pipeline
+    from storage.desk import InvalidAction, NotFound
+    from storage.models import Story
+
+    def body() -> dict[str, Any]:
+        db = _ready_db()
+        try:
+            with db.session() as s:
+                story = s.get(Story, story_id)
+                if story is None or not story.active:
+                    raise NotFound(f"no story with id {story_id}")
+                if story.draft is not None:
+                    raise InvalidAction(f"story #{story_id} is already drafted (`newsdesk review regenerate {story_id}` redrafts it)")
+            return pipeline.regenerate_story(pipeline.Context(settings(), db), story_id, actor=_actor(editor))
+        finally:
+            db.dispose()
+
+    stats = guarded(body)
+    out.print(f"story #{story_id}: {'drafted' if stats['drafted'] else 'needs a human draft'}; "
+              f"{stats['calls']} LLM calls, {stats['tokens']} tokens, ${stats['cost_usd']:.4f}", highlight=False)
 
 
 @review_app.command("show")

@@ -32,6 +32,7 @@ MESSAGES = {
     "rejected": "Rejected.",
     "reopened": "Back in the queue.",
     "regenerated": "Redrafted by the model: check the new text.",
+    "drafted": "Drafted: check the new text.",
     "digest": "Digest updated.",
     "published": "Published. The archive and feeds are up to date.",
     "user": "User added.",

@@ -189,6 +189,23 @@ def list_stories(session: Session, day: str | None = None, status: str | None = 
     return [_row(s) for s in session.scalars(q)]
 
 
+def undrafted_stories(session: Session, day: str) -> list[StoryRow]:
+    """The night's stories with no draft (past the drafting cap, or repeats), in rank order.
+
+    Every story of the night is on the desk: these are listed below the drafts,
+    with their rank reasons, for an editor to draft one by hand.
+    """
+    q = (_story_query().outerjoin(Draft, Draft.story_id == Story.id)
+         .where(Story.active.is_(True), Story.day == day, Draft.id.is_(None)).order_by(Story.rank, Story.id))
+    rows = []
+    for story in session.scalars(q):
+        row = _row(story)
+        if story.is_repeat:
+            row.reasons = [*row.reasons, "repeats an earlier story"]
+        rows.append(row)
+    return rows
+
+
 def _load(session: Session, story_id: int) -> Story:
     story = session.scalars(_story_query().where(Story.id == story_id)).one_or_none()
     if story is None or story.draft is None:
