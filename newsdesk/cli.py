@@ -254,7 +254,8 @@ def _print_rows(rows, summary=None) -> None:
     for col in ("id", "day", "rank", "status", "src", "lint", "claims", "headline"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(str(r.id), r.day, str(r.rank), r.status, str(r.outlets), str(r.violations), str(r.unsupported),
+        table.add_row(str(r.id), r.day, str(r.rank), r.status, f"{r.outlets}{' single' if r.single_source else ''}",
+                      str(r.violations), str(r.unsupported),
                       (r.headline or "") + (f"\n[red]{r.error}[/red]" if r.error else ""))
     out.print(table)
     if summary is not None:
@@ -352,6 +353,10 @@ def review_show(story_id: int = typer.Argument(..., metavar="ID"), as_json: bool
         out.print(f"[bold]#{r.id} {r.headline}[/bold]  ({r.status}, day {r.day}, rank {r.rank}, version {r.version})", highlight=False)
         out.print(f"tags: {', '.join(d.tags) or '-'}   model: {d.model or '-'}{f' ({d.llm_mode})' if d.llm_mode else ''}   "
                   f"prompt: {d.prompt_version}   ranked for: {'; '.join(r.reasons)}", highlight=False)
+        out.print(f"coverage: {len(r.outlet_names)} {'outlet' if len(r.outlet_names) == 1 else 'outlets'} "
+                  f"({', '.join(r.outlet_names)}); source types: {', '.join(r.source_types) or '-'}", highlight=False)
+        if r.single_source:
+            out.print("[yellow]single-source story: only one outlet reports it[/yellow]", highlight=False)
         if r.error:
             out.print(f"[red]error: {r.error}[/red]", highlight=False)
         out.print("")

@@ -170,7 +170,7 @@ def _score(
     engagement = sum(item_engagement(i, weights) for i in candidate.items)
     engagement_part = weights.engagement * math.log10(1.0 + engagement)
     best = max(
-        ((v, k, i.outlet or i.source) for i in candidate.items for k, v in i.engagement.items() if v),
+        ((v, k, i.source or i.outlet) for i in candidate.items for k, v in i.engagement.items() if v),
         default=None,
     )
     if best is not None:
