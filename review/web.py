@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,10 @@ def check_day(day: str) -> str:
 
     if not DAY_RE.match(day or ""):
         raise NotFound(f"{day!r} is not a day (YYYY-MM-DD)")
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise NotFound(f"there is no such date as {day}") from None
     return day
 
 
