@@ -141,8 +141,11 @@ class BarReporter:
 
 
 def _prefect_env() -> None:
+    """Settings for the embedded (ephemeral) Prefect server the CLI starts: patient startup, quiet logs,
+    and no telemetry (it fails offline and logs an error on every run)."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] | None, max_stories: int | None,
@@ -191,19 +194,27 @@ def _story_day(story_id: int, day: str | None) -> str:
     return story_day
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 source', '2 sources'."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
 def print_run(stats: dict[str, Any]) -> None:
     c, x, cl, d = (stats.get(k, {}) for k in ("collect", "extract", "cluster", "draft"))
-    out.print(f"[bold]Night of {stats['day']}[/bold] ({stats.get('style')})")
+    style = f" ({stats['style']})" if stats.get("style") else ""  # `collect` alone drafts nothing: no style
+    out.print(f"[bold]Night of {stats['day']}[/bold]{style}")
     if c:
-        out.print(f"  collect: {c['fetched']} items from {len(c['sources'])} sources, {c['new']} new, {c['failed']} sources failed")
+        out.print(f"  collect: {plural(c['fetched'], 'item')} from {plural(len(c['sources']), 'source')}, {c['new']} new, "
+                  f"{plural(c['failed'], 'source')} failed")
         for r in c["sources"]:
             if r["status"] == "error":
                 flag = " [red](flagged)[/red]" if r.get("flagged") else ""
                 out.print(f"    ! {r['source']}: {r['error']}{flag}", highlight=False)
     if x:
-        out.print(f"  extract: {x['articles']} pages, {x['ok']} extracted, {x['fallback']} using feed summaries, {x['failed']} failed")
+        out.print(f"  extract: {plural(x['articles'], 'page')}, {x['ok']} extracted, {x['fallback']} using feed summaries, {x['failed']} failed")
     if cl:
-        out.print(f"  cluster: {cl['items']} items -> {cl['stories']} stories ({cl['multi_source']} with several sources, {cl['continuing']} continuing)")
+        out.print(f"  cluster: {plural(cl['items'], 'item')} -> {plural(cl['stories'], 'story', 'stories')} "
+                  f"({cl['multi_source']} with several sources, {cl['continuing']} continuing)")
     if d:
         out.print(f"  draft:   {d['drafted']} drafted, {d['cached']} unchanged (cached), {d['needs_human']} need a human, "
                   f"{d['calls']} LLM calls, {d['tokens']} tokens, ${d['cost_usd']:.4f}")
@@ -260,7 +271,7 @@ def _print_rows(rows, summary=None) -> None:
     out.print(table)
     if summary is not None:
         out.print(f"{summary.day}: {summary.calls} LLM calls, {summary.tokens} tokens, ${summary.cost_usd:.4f}; "
-                  f"{len(summary.failed_sources)} failing sources", highlight=False)
+                  f"{plural(len(summary.failed_sources), 'failing source')}", highlight=False)
         if summary.llm_modes:
             out.print("  LLM mode: " + ", ".join(f"{m} ({n} calls)" for m, n in summary.llm_modes.items()), highlight=False)
         for f in summary.failed_sources:
