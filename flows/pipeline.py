@@ -25,6 +25,7 @@ from newsdesk.config import Settings
 from newsdesk.sources import load_sources, spec_to_dict
 from storage.db import Database
 from storage.models import Article, Item, ItemLink, Source, Story, StoryItem
+from storage.outlets import outlet_name
 from summarizer.unionfind import UnionFind
 from storage.writes import (
     ItemWrite,
@@ -250,6 +251,7 @@ def _merge_canonical(session, article_id: int, canonical: str) -> int:
 
 
 def _outlet(item: Item) -> str:
+    """The item's source name (ranking counts the outlet behind it: `storage.outlets`)."""
     return item.source.name if item.source else "unknown"
 
 
@@ -323,7 +325,7 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
                 key=key,
                 title=title_doc["title"],
                 text="\n".join(doc_by_id[d]["text"] for d in g)[:20000],
-                items=[RankItem(source=_outlet(i), outlet=_outlet(i), kind=i.kind, published_at=i.published_at,
+                items=[RankItem(source=_outlet(i), outlet=outlet_name(_outlet(i)), kind=i.kind, published_at=i.published_at,
                                 engagement=dict(i.engagement or {}), weight=weights.get(_outlet(i), 1.0)) for i in group_items],
             ))
             candidates[-1]._item_ids = [i.id for i in group_items]  # type: ignore[attr-defined]

@@ -141,8 +141,11 @@ class BarReporter:
 
 
 def _prefect_env() -> None:
+    """Settings for the embedded (ephemeral) Prefect server the CLI starts: patient startup, quiet logs,
+    and no telemetry (it fails offline and logs an error on every run)."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] | None, max_stories: int | None,
@@ -191,19 +194,27 @@ def _story_day(story_id: int, day: str | None) -> str:
     return story_day
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 source', '2 sources'."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
 def print_run(stats: dict[str, Any]) -> None:
     c, x, cl, d = (stats.get(k, {}) for k in ("collect", "extract", "cluster", "draft"))
-    out.print(f"[bold]Night of {stats['day']}[/bold] ({stats.get('style')})")
+    style = f" ({stats['style']})" if stats.get("style") else ""  # `collect` alone drafts nothing: no style
+    out.print(f"[bold]Night of {stats['day']}[/bold]{style}")
     if c:
-        out.print(f"  collect: {c['fetched']} items from {len(c['sources'])} sources, {c['new']} new, {c['failed']} sources failed")
+        out.print(f"  collect: {plural(c['fetched'], 'item')} from {plural(len(c['sources']), 'source')}, {c['new']} new, "
+                  f"{plural(c['failed'], 'source')} failed")
         for r in c["sources"]:
             if r["status"] == "error":
                 flag = " [red](flagged)[/red]" if r.get("flagged") else ""
                 out.print(f"    ! {r['source']}: {r['error']}{flag}", highlight=False)
     if x:
-        out.print(f"  extract: {x['articles']} pages, {x['ok']} extracted, {x['fallback']} using feed summaries, {x['failed']} failed")
+        out.print(f"  extract: {plural(x['articles'], 'page')}, {x['ok']} extracted, {x['fallback']} using feed summaries, {x['failed']} failed")
     if cl:
-        out.print(f"  cluster: {cl['items']} items -> {cl['stories']} stories ({cl['multi_source']} with several sources, {cl['continuing']} continuing)")
+        out.print(f"  cluster: {plural(cl['items'], 'item')} -> {plural(cl['stories'], 'story', 'stories')} "
+                  f"({cl['multi_source']} with several sources, {cl['continuing']} continuing)")
     if d:
         out.print(f"  draft:   {d['drafted']} drafted, {d['cached']} unchanged (cached), {d['needs_human']} need a human, "
                   f"{d['calls']} LLM calls, {d['tokens']} tokens, ${d['cost_usd']:.4f}")
@@ -254,12 +265,13 @@ def _print_rows(rows, summary=None) -> None:
     for col in ("id", "day", "rank", "status", "src", "lint", "claims", "headline"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(str(r.id), r.day, str(r.rank), r.status, str(r.outlets), str(r.violations), str(r.unsupported),
+        table.add_row(str(r.id), r.day, str(r.rank), r.status, f"{r.outlets}{' single' if r.single_source else ''}",
+                      str(r.violations), str(r.unsupported),
                       (r.headline or "") + (f"\n[red]{r.error}[/red]" if r.error else ""))
     out.print(table)
     if summary is not None:
         out.print(f"{summary.day}: {summary.calls} LLM calls, {summary.tokens} tokens, ${summary.cost_usd:.4f}; "
-                  f"{len(summary.failed_sources)} failing sources", highlight=False)
+                  f"{plural(len(summary.failed_sources), 'failing source')}", highlight=False)
         if summary.llm_modes:
             out.print("  LLM mode: " + ", ".join(f"{m} ({n} calls)" for m, n in summary.llm_modes.items()), highlight=False)
         for f in summary.failed_sources:
@@ -286,14 +298,54 @@ def review_list(
             rows = desk.list_stories(s, day=day, status=status)
             days = sorted({r.day for r in rows}, reverse=True)
             summaries = [desk.night_summary(s, d_, settings().flag_after) for d_ in days]
+            undrafted = desk.undrafted_stories(s, day) if day and status is None else []
         if as_json:
-            print(json.dumps({"stories": [desk.as_dict(r) for r in rows], "nights": [desk.as_dict(x) for x in summaries]}, indent=2))
-        elif not rows:
+            print(json.dumps({"stories": [desk.as_dict(r) for r in rows], "nights": [desk.as_dict(x) for x in summaries],
+                              "not_drafted": [desk.as_dict(r) for r in undrafted]}, indent=2))
+            return
+        if not rows:
             out.print("no drafted stories" + (f" for {day}" if day else "") + (f" with status {status}" if status else ""))
-        else:
-            for d_, summary in zip(days, summaries):
-                _print_rows([r for r in rows if r.day == d_], summary)
+        for d_, summary in zip(days, summaries):
+            _print_rows([r for r in rows if r.day == d_], summary)
+        _print_undrafted(undrafted)
     guarded(body)
+
+
+def _print_undrafted(rows) -> None:
+    """The night's stories past the drafting cap, so none is invisible."""
+    if not rows:
+        return
+    out.print(f"not drafted ({len(rows)}, past the cap; `newsdesk review draft ID` drafts one):", highlight=False)
+    for r in rows:
+        out.print(f"  #{r.id} rank {r.rank}: {r.headline} ({'; '.join(r.reasons)})", highlight=False, soft_wrap=True)
+
+
+@review_app.command("draft")
+def review_draft(
+    story_id: int = typer.Argument(..., metavar="ID"),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+) -> None:
+    """Draft a story the night left undrafted (past the cap); it joins the queue."""
+    from flows import pipeline
+    from storage.desk import InvalidAction, NotFound
+    from storage.models import Story
+
+    def body() -> dict[str, Any]:
+        db = _ready_db()
+        try:
+            with db.session() as s:
+                story = s.get(Story, story_id)
+                if story is None or not story.active:
+                    raise NotFound(f"no story with id {story_id}")
+                if story.draft is not None:
+                    raise InvalidAction(f"story #{story_id} is already drafted (`newsdesk review regenerate {story_id}` redrafts it)")
+            return pipeline.regenerate_story(pipeline.Context(settings(), db), story_id, actor=_actor(editor))
+        finally:
+            db.dispose()
+
+    stats = guarded(body)
+    out.print(f"story #{story_id}: {'drafted' if stats['drafted'] else 'needs a human draft'}; "
+              f"{stats['calls']} LLM calls, {stats['tokens']} tokens, ${stats['cost_usd']:.4f}", highlight=False)
 
 
 @review_app.command("show")
@@ -312,6 +364,10 @@ def review_show(story_id: int = typer.Argument(..., metavar="ID"), as_json: bool
         out.print(f"[bold]#{r.id} {r.headline}[/bold]  ({r.status}, day {r.day}, rank {r.rank}, version {r.version})", highlight=False)
         out.print(f"tags: {', '.join(d.tags) or '-'}   model: {d.model or '-'}{f' ({d.llm_mode})' if d.llm_mode else ''}   "
                   f"prompt: {d.prompt_version}   ranked for: {'; '.join(r.reasons)}", highlight=False)
+        out.print(f"coverage: {len(r.outlet_names)} {'outlet' if len(r.outlet_names) == 1 else 'outlets'} "
+                  f"({', '.join(r.outlet_names)}); source types: {', '.join(r.source_types) or '-'}", highlight=False)
+        if r.single_source:
+            out.print("[yellow]single-source story: only one outlet reports it[/yellow]", highlight=False)
         if r.error:
             out.print(f"[red]error: {r.error}[/red]", highlight=False)
         out.print("")

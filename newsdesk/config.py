@@ -7,6 +7,7 @@ environment: they receive the settings objects built here.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -199,11 +200,17 @@ def _delivery(env: Mapping[str, str], site_url: str | None) -> DeliverySettings:
     return DeliverySettings(email=email, channels=channels, site_url=site_url)
 
 
+DAY_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def parse_day(value: str) -> date:
+    """A YYYY-MM-DD day; a well-formed day the calendar lacks (2026-02-30) is "no such date", not a format error."""
+    if not isinstance(value, str) or not DAY_FORMAT.match(value):
+        raise ConfigError(f"bad day {value!r}: use YYYY-MM-DD")
     try:
         return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"bad day {value!r}: use YYYY-MM-DD") from None
+    except ValueError as exc:
+        raise ConfigError(f"bad day {value!r}: no such date ({exc})") from None
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

@@ -6,19 +6,43 @@ printing the review queue and where everything is.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import socket
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import yaml
 from rich.console import Console
 
-from newsdesk.config import Settings, load_settings
+from newsdesk.config import ConfigError, Settings, load_settings
 
 
 def demo_data_dir(settings: Settings) -> Path:
     explicit = os.environ.get("NEWSDESK_DEMO_DIR")
     return Path(explicit) if explicit else settings.data_dir / "demo"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _sample_day_server(serve: Callable[..., Any], port: int) -> Iterator[str]:
+    """The sample day on `port`; a busy port is one line naming a free one (the demo's URLs name the port,
+    so it is never switched silently: a rerun on another port would see other URLs)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            base_url = stack.enter_context(serve(port=port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise ConfigError(f"cannot serve the sample day on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+            raise ConfigError(f"port {port} is in use; run `newsdesk demo --port {free_port()}` "
+                              "(and keep that port for later runs)") from None
+        yield base_url
 
 
 def run_demo(settings: Settings, *, port: int, style: str | None, console: Console,
@@ -30,7 +54,7 @@ def run_demo(settings: Settings, *, port: int, style: str | None, console: Conso
 
     data_dir = demo_data_dir(settings)
     data_dir.mkdir(parents=True, exist_ok=True)
-    with serve_sample_day(port=port) as base_url:
+    with _sample_day_server(serve_sample_day, port) as base_url:
         sources_file = data_dir / "sources.yaml"
         sources_file.write_text(yaml.safe_dump({"sources": demo_sources(base_url)}, sort_keys=False), encoding="utf-8")
         os.environ.update({

@@ -41,5 +41,6 @@ def build_app(settings: Settings):
         webhook_url=settings.webhook_url,
         trusted_proxies=settings.trusted_proxies,
         regenerate=regenerate if settings.llm.configured else None,
+        draft=regenerate,
         delivery=settings.delivery,
     ))

@@ -39,6 +39,7 @@ class PublishResult:
     webhook_error: str | None = None
     published_at: datetime | None = None
     notes: list[str] = field(default_factory=list)
+    markdown: str = ""  # the digest as published (the publish flow's artifact)
 
 
 def correction_line(when: datetime, note: str) -> str:
@@ -134,7 +135,7 @@ def publish_day(
         files = [md_path, html_path] + archive.rebuild(s, out_dir, site_url)
     url = f"{site_url.rstrip('/')}/{day}.html" if site_url else None
     result = PublishResult(day=day, revision=revision, corrected=revision > 1, files=files, url=url,
-                           stories=stories, published_at=published_at)
+                           stories=stories, published_at=published_at, markdown=rendered["md"])
     if webhook_url:
         title = archive._heading(rendered["md"]) or f"AI news {day}"
         verb = f"Corrected ({(note or 'corrected').strip()})" if revision > 1 else "Published"

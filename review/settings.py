@@ -31,6 +31,7 @@ class ReviewSettings:
     flag_failing_after: int = 3  # a source failing this many nights in a row is flagged
     default_style: str = "awesome-ai-daily"
     regenerate: RegenerateHook | None = None
+    draft: RegenerateHook | None = None  # "Draft this" for a story past the cap (extractive without an LLM)
     delivery: DeliverySettings | None = None  # newsletter and channels; None: sending is off
 
     def __post_init__(self) -> None:

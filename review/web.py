@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ MESSAGES = {
     "rejected": "Rejected.",
     "reopened": "Back in the queue.",
     "regenerated": "Redrafted by the model: check the new text.",
+    "drafted": "Drafted: check the new text.",
     "digest": "Digest updated.",
     "published": "Published. The archive and feeds are up to date.",
     "user": "User added.",
@@ -98,6 +100,10 @@ def check_day(day: str) -> str:
 
     if not DAY_RE.match(day or ""):
         raise NotFound(f"{day!r} is not a day (YYYY-MM-DD)")
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise NotFound(f"there is no such date as {day}") from None
     return day
 
 

@@ -29,6 +29,7 @@ from storage.models import (
     utcnow,
 )
 from storage.limits import TooLong, check_draft_changes, check_text
+from storage.outlets import distinct_outlets
 from storage.writes import draft_snapshot
 
 STATUSES = ("pending", "approved", "rejected", "needs_human")
@@ -93,6 +94,9 @@ class StoryRow:
     reasons: list[str]
     version: int
     update_of: str | None = None
+    outlet_names: list[str] = field(default_factory=list)  # distinct outlets (a feed and its social account are one)
+    source_types: list[str] = field(default_factory=list)  # feed, bluesky, hackernews...
+    single_source: bool = False  # one outlet only: worth a second look before it runs
 
 
 @dataclass
@@ -154,7 +158,8 @@ def _story_query():
 
 def _row(story: Story) -> StoryRow:
     d = story.draft
-    outlets = {si.item.source_id for si in story.items}
+    outlets = distinct_outlets([_outlet(si.item) for si in story.items])
+    types = sorted({si.item.source.type for si in story.items if si.item.source is not None})
     prev = None
     if story.previous_story_id is not None:
         prev = f"story {story.previous_story_id}"
@@ -173,6 +178,9 @@ def _row(story: Story) -> StoryRow:
         reasons=list(story.reasons or []),
         version=d.version if d else 0,
         update_of=prev,
+        outlet_names=outlets,
+        source_types=types,
+        single_source=len(outlets) == 1,
     )
 
 
@@ -187,6 +195,23 @@ def list_stories(session: Session, day: str | None = None, status: str | None = 
         q = q.where(Draft.status == status)
     q = q.order_by(Story.day.desc(), Story.rank, Story.id)
     return [_row(s) for s in session.scalars(q)]
+
+
+def undrafted_stories(session: Session, day: str) -> list[StoryRow]:
+    """The night's stories with no draft (past the drafting cap, or repeats), in rank order.
+
+    Every story of the night is on the desk: these are listed below the drafts,
+    with their rank reasons, for an editor to draft one by hand.
+    """
+    q = (_story_query().outerjoin(Draft, Draft.story_id == Story.id)
+         .where(Story.active.is_(True), Story.day == day, Draft.id.is_(None)).order_by(Story.rank, Story.id))
+    rows = []
+    for story in session.scalars(q):
+        row = _row(story)
+        if story.is_repeat:
+            row.reasons = [*row.reasons, "repeats an earlier story"]
+        rows.append(row)
+    return rows
 
 
 def _load(session: Session, story_id: int) -> Story:

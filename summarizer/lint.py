@@ -216,10 +216,11 @@ def _v(rule: str, message: str) -> Violation:
 
 def _range_check(rule: str, what: str, n: int, bounds: tuple[int, int], unit: str = "words") -> list[Violation]:
     lo, hi = bounds
+    count = f"{n} {unit[:-1] if n == 1 and unit.endswith('s') else unit}"  # "1 sentence", not "1 sentences"
     if n < lo:
-        return [_v(rule, f"{what} is too short: {n} {unit}, the style wants at least {lo}.")]
+        return [_v(rule, f"{what} is too short: {count}, the style wants at least {lo}.")]
     if n > hi:
-        return [_v(rule, f"{what} is too long: {n} {unit}, the style allows at most {hi}.")]
+        return [_v(rule, f"{what} is too long: {count}, the style allows at most {hi}.")]
     return []
 
 

@@ -9,7 +9,9 @@
     s = highest TF-IDF cosine between the story (title + text) and any recent text
 
     substance_factor = CHATTER (0.3) for a story made only of posts whose text, article included,
-    has fewer than CHATTER_WORDS (20) words; else 1
+    has fewer than CHATTER_WORDS (20) words; times QUESTION (0.3) for a one-outlet thread of posts
+    titled as a question ("Ask HN: ...", "...?"); times POINT_RELEASE (0.5) for a one-outlet story
+    about a patch release (a version x.y.z with z > 0); else 1
 
 Defaults (`RankWeights`): OUTLETS 3, ENGAGEMENT 0.5, RECENCY 1, HALF_LIFE_HOURS 12,
 SIMILAR 0.3, NOVELTY_PENALTY 0.8; KEY: likes, replies, score, comments, points 1,
@@ -28,6 +30,9 @@ reposts and quotes 2; KIND: 1 for posts and articles.
   (continuity decides whether it is an update or a repeat); below cosine
   ``SIMILAR`` there is no penalty at all.
 
+- Question threads and point releases: "Ask HN: how do you evaluate X?" and
+  "tool 0.6.3 released" can gather engagement on one site, but they are not
+  the night's news; they must not rank above a story several outlets report.
 - Substance: a lone short post with no article behind it ("congrats on the
   new job!") is chatter from a followed account, not news; it stays in the
   queue, near the bottom, with the reason shown.
@@ -37,6 +42,7 @@ Ties are broken by key, so the order is deterministic.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Mapping, Sequence
@@ -52,6 +58,8 @@ KEY_WEIGHTS: Mapping[str, float] = {
     "score": 1.0, "comments": 1.0, "points": 1.0,
 }
 KIND_WEIGHTS: Mapping[str, float] = {"post": 1.0, "article": 1.0}
+QUESTION_TITLE = re.compile(r"^\s*(ask|tell)\s+(hn|reddit|r/\w+)\b|\?\s*$", re.IGNORECASE)
+POINT_RELEASE = re.compile(r"(?<![\w.])v?\d{1,3}\.\d+\.0*[1-9]\d*(?![\w.])")
 
 
 @dataclass
@@ -88,6 +96,8 @@ class RankWeights:
     novelty_penalty: float = 0.8
     chatter: float = 0.3
     chatter_words: int = 20
+    question: float = 0.3
+    point_release: float = 0.5
     key_weights: Mapping[str, float] = field(default_factory=lambda: dict(KEY_WEIGHTS))
     kind_weights: Mapping[str, float] = field(default_factory=lambda: dict(KIND_WEIGHTS))
 
@@ -160,7 +170,7 @@ def _score(
     engagement = sum(item_engagement(i, weights) for i in candidate.items)
     engagement_part = weights.engagement * math.log10(1.0 + engagement)
     best = max(
-        ((v, k, i.outlet or i.source) for i in candidate.items for k, v in i.engagement.items() if v),
+        ((v, k, i.source or i.outlet) for i in candidate.items for k, v in i.engagement.items() if v),
         default=None,
     )
     if best is not None:
@@ -187,6 +197,14 @@ def _score(
         if n_words < weights.chatter_words:
             factor *= weights.chatter
             reasons.append(f"only a short post ({n_words} words), no article")
+    if len(outlets) <= 1:
+        if candidate.items and all(i.kind == "post" for i in candidate.items) and QUESTION_TITLE.search(candidate.title or ""):
+            factor *= weights.question
+            reasons.append("a question thread, not news")
+        release = POINT_RELEASE.search(candidate.title or "")
+        if release:
+            factor *= weights.point_release
+            reasons.append(f"a point release ({release.group(0)})")
     score = (outlet_part + engagement_part + recency_part) * factor
     return Ranked(candidate=candidate, score=score, reasons=reasons)
 

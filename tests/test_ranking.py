@@ -144,3 +144,29 @@ def test_novelty_with_a_floor_keeps_every_value_at_or_above_it() -> None:
         blocked = novelty_similarities(texts, recent, floor=floor)
         assert np.allclose(blocked, np.where(dense >= floor, dense, 0.0), atol=1e-6)
     assert (dense > 0.8).any() and ((dense > 0.1) & (dense < 0.6)).any()
+
+
+def test_question_threads_and_point_releases_rank_below_multi_outlet_news() -> None:
+    """An "Ask HN" thread and a patch release with lots of engagement on one site are not the night's news."""
+    news = story("news", [art("Wire"), art("Tribune", hours_ago=16)], title="Kestrel Cloud raises $640M")
+    layoff = story("layoff", [art("Ledger", hours_ago=13)], title="Brightmoor lays off 340 after losing contract")
+    ask = story("ask", [post("Hacker News", hours_ago=2, points=450, comments=300)],
+                title="Ask HN: How are you evaluating long-context models?",
+                text="We keep getting different answers from needle tests and real documents. What do you use, and how do "
+                     "you score it when the answers are long and partly right?")
+    release = story("release", [post("GitHub", hours_ago=1, likes=2000, reposts=300)], title="inferkit v0.6.3 released",
+                    text="Fixes a tokenizer crash on empty prompts and a memory leak in the batch scheduler; no new "
+                         "features, upgrade at your convenience, all changes are listed in the changelog below.")
+    ranked = rank([ask, release, layoff, news], now=NOW)
+    order = [r.candidate.key for r in ranked]
+    assert order.index("news") < order.index("ask") and order.index("news") < order.index("release")
+    assert order.index("layoff") < order.index("ask") and order.index("layoff") < order.index("release")
+    reasons = {r.candidate.key: r.reasons for r in ranked}
+    assert "a question thread, not news" in reasons["ask"]
+    assert "a point release (v0.6.3)" in reasons["release"]
+    assert not any("point release" in x or "question" in x for x in reasons["news"] + reasons["layoff"])
+
+
+def test_releases_and_questions_covered_by_several_outlets_are_news() -> None:
+    ranked = rank([story("r", [art("A"), art("B")], title="Python 3.13.1 fixes a security hole?")], now=NOW)
+    assert not any("point release" in x or "question" in x for x in ranked[0].reasons)

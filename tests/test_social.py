@@ -30,6 +30,7 @@ import pytest
 from extractors.http import Fetcher, HttpSettings
 from extractors.models import CollectedItem, SourceResult, SourceSpec
 from extractors.social.common import Post, clean_links, html_to_text, make_title, merge_threads
+from newsdesk.demo.server import QuietHTTPServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "social"
 NETWORKS = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())
@@ -127,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def _server() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server = QuietHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -321,6 +321,19 @@ def _safe(name: str) -> str:
     return re.sub(r"[^a-z0-9._-]", "_", name)
 
 
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A client that hangs up early (a timeout, a cancelled fetch) is routine, not a traceback on stderr."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipeError, ConnectionResetError...
+            return
+        super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def serve_sample_day(
     host: str = "127.0.0.1", port: int = 0, request_log: list | None = None
@@ -332,7 +345,7 @@ def serve_sample_day(
     run was all 304s or that `/private/` was never fetched.
     """
     handler = type("_DemoHandler", (_Handler,), {})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = QuietHTTPServer((host, port), handler)
     server.daemon_threads = True
     bound_host, bound_port = server.server_address[:2]
     url_host = f"[{bound_host}]" if ":" in str(bound_host) else bound_host

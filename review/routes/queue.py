@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Depends, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from review.queries import source_health, story_days
 from review.users import Account
@@ -41,6 +41,7 @@ def _queue(request: Request, day: str, status: str | None) -> Response:
     with app.db.session() as s:
         days = story_days(s)
         rows = desk.list_stories(s, day=day)
+        undrafted = desk.undrafted_stories(s, day)
         data = desk.digest_data(s, day, approved_only=False)
         night = desk.night_summary(s, day, flag_after=app.settings.flag_failing_after)
     position = {e.story_id: e.number for e in data.entries}
@@ -56,8 +57,33 @@ def _queue(request: Request, day: str, status: str | None) -> Response:
         request, "queue.html",
         day=day, days=days, status=status, statuses=STATUS_LABELS, counts=counts, total=len(rows),
         rows=shown, position=position, first_sentence=first_sentence, night=night,
-        digest=data, title=f"Queue · {day}",
+        digest=data, undrafted=undrafted, can_draft=app.settings.draft is not None, title=f"Queue · {day}",
     )
+
+
+@router.post("/story/{story_id}/draft")
+async def draft_story(story_id: int, request: Request, user: Account = Depends(require_user)) -> Response:
+    """"Draft this": a story past the night's cap gets its draft now (the model's, or extractive)."""
+    from starlette.concurrency import run_in_threadpool
+
+    hook = desk_of(request).settings.draft
+    if hook is None:
+        raise desk.InvalidAction("this desk cannot draft stories (no drafter is wired to it)")
+    await run_in_threadpool(_undrafted, request, story_id)
+    await hook(story_id, None, user.name)
+    return RedirectResponse(f"/story/{story_id}?ok=drafted", status_code=303)
+
+
+def _undrafted(request: Request, story_id: int) -> None:
+    """404 for an unknown story; refused when it already has a draft (Regenerate redrafts)."""
+    from storage.models import Story
+
+    with desk_of(request).db.session() as s:
+        story = s.get(Story, story_id)
+        if story is None or not story.active:
+            raise desk.NotFound(f"no story with id {story_id}")
+        if story.draft is not None:
+            raise desk.InvalidAction(f"story #{story_id} is already drafted (Regenerate redrafts it)")
 
 
 @router.get("/sources")

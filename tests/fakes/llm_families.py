@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
 
+from newsdesk.demo.server import QuietHTTPServer
+
 from .small_model import ANY_JSON, SCHEMA, TEXT, SmallModel, estimate_tokens, message_text
 
 FAILURES = (
@@ -139,7 +141,7 @@ class FamilyServer:
                 fake._serve(self, "POST")
 
         self._stopping.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, args=(0.05,), name=f"fake-{self.family}",
                          daemon=True).start()
