@@ -357,10 +357,101 @@ def review_approve(
     def body() -> None:
         db = _ready_db()
         with db.session() as s:
+            before = desk.get_story(s, story_id)
+            if before.row.status == "approved":
+                out.print(f"already approved #{before.row.id} by {before.editor or 'newsdesk'}: {before.row.headline}",
+                          highlight=False)
+                return
             row = desk.approve(s, story_id, _actor(editor), override=override)
         out.print(f"approved #{row.id}: {row.headline}" + (" (over its flags, reason recorded)" if override and row.unsupported else ""),
                   highlight=False)
     guarded(body)
+
+
+@review_app.command("edit")
+def review_edit(
+    story_id: int = typer.Argument(..., metavar="ID"),
+    view: Optional[str] = typer.Option(None, "--view", help="The new view (without the style's label, which the renderer prints)."),
+    summary: Optional[str] = typer.Option(None, "--summary", help="The new summary: one sentence per line ending with its source numbers, e.g. 'X did Y. [1]\\nThen Z. [2]'."),
+    headline: Optional[str] = typer.Option(None, "--headline", help="The new headline."),
+    tags: Optional[str] = typer.Option(None, "--tags", help="Comma-separated tags."),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+) -> None:
+    """Edit a draft: in $EDITOR (its Markdown), or with --view/--summary/--headline/--tags. Re-checked like the desk."""
+    from review.editing import draft_document, parse_document, save_edit, summary_to_text
+    from storage import desk
+    from summarizer.lint import strip_view_opener, style_rules
+
+    def body() -> None:
+        db = _ready_db()
+        try:
+            with db.session() as s:
+                detail = desk.get_story(s, story_id)
+            opened = detail.row.version
+            fields = {"headline": detail.row.headline, "summary": summary_to_text(detail.summary, detail.sources),
+                      "view": strip_view_opener(detail.view), "tags": ", ".join(detail.tags), "section": detail.section or ""}
+            if any(x is not None for x in (view, summary, headline, tags)):
+                given = {"view": view, "summary": summary, "headline": headline, "tags": tags}
+                fields |= {k: v for k, v in given.items() if v is not None}
+                if summary is not None:
+                    fields["summary"] = summary.replace("\\n", "\n")  # one sentence per line, typed on one line
+                saved_copy = None
+            else:
+                text = _edit_in_editor(draft_document(detail, style_rules(detail.style).view_opener), story_id)
+                fields = parse_document(text)
+                saved_copy = _keep_copy(text, story_id)
+            try:
+                with db.session() as s:
+                    row, changes = save_edit(s, story_id, _actor(editor), expected_version=opened, **fields)
+            except desk.Conflict as exc:
+                where = f"; your text is kept in {saved_copy}" if saved_copy else ""
+                raise desk.Conflict(f"{exc}{where}", exc.current) from None
+            if saved_copy:
+                saved_copy.unlink(missing_ok=True)
+            if not changes:
+                out.print(f"story #{story_id}: no change", highlight=False)
+                return
+            with db.session() as s:
+                d = desk.get_story(s, story_id)
+            out.print(f"saved #{row.id} version {row.version} ({row.status}): changed {', '.join(changes)}", highlight=False)
+            for v in d.violations:
+                out.print(f"  style: {v.get('rule')}: {v.get('message')}", highlight=False, soft_wrap=True)
+            for u in d.unsupported:
+                out.print(f"  unsupported: {u.get('claim')} — {u.get('reason')}", highlight=False, soft_wrap=True)
+        finally:
+            db.dispose()
+    guarded(body)
+
+
+def _edit_in_editor(document: str, story_id: int) -> str:
+    """Open $VISUAL/$EDITOR on the document and return what the editor saved."""
+    import shlex
+    import subprocess
+    import tempfile
+
+    command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not command:
+        raise ConfigError("no editor: set $EDITOR (or $VISUAL), or pass --view/--summary/--headline/--tags")
+    with tempfile.TemporaryDirectory(prefix="newsdesk-edit-") as tmp:
+        path = Path(tmp) / f"story-{story_id}.md"
+        path.write_text(document, encoding="utf-8")
+        try:
+            code = subprocess.call([*shlex.split(command), str(path)])
+        except OSError as exc:
+            raise ConfigError(f"cannot run the editor {command!r}: {exc.strerror or exc}") from None
+        if code != 0:
+            raise ConfigError(f"the editor exited with status {code}; nothing was saved")
+        return path.read_text(encoding="utf-8")
+
+
+def _keep_copy(text: str, story_id: int) -> Path:
+    """A copy of the edited file, so a refused save (a conflict) loses nothing; removed after a save."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=f"newsdesk-story-{story_id}-", suffix=".md")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return Path(name)
 
 
 @review_app.command("reject")
@@ -393,6 +484,9 @@ def review_regenerate(
         from storage.limits import check_text
 
         check_text("note", instruction)  # the same limit as the desk's form
+        if instruction and not settings().llm.configured:
+            raise ConfigError("no LLM configured, so --instruction cannot be followed: set OPENAI_BASE_URL and/or "
+                              "OPENAI_API_KEY, or redraft without it (extractive) or edit with `newsdesk review edit`")
         db = _ready_db()
         try:
             return pipeline.regenerate_story(pipeline.Context(settings(), db), story_id,
