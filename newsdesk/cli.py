@@ -559,7 +559,7 @@ def publish(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default NEWSDESK_PUBLISH_DIR)."),
     style: Optional[str] = typer.Option(None, "--style", help="awesome-ai-daily (default) or ai-news-digest."),
     note: Optional[str] = typer.Option(None, "--note", help="Correction note when republishing."),
-    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name; a correction needs an admin's account name."),
     email: bool = typer.Option(False, "--email", help="Then email it to every active subscriber (once each, whatever happens)."),
     post: Optional[list[str]] = typer.Option(None, "--post", help="Then post it: discord, telegram, mastodon, bluesky or all (repeatable)."),
     notify: bool = typer.Option(False, "--notify", help="A correction is emailed/posted to those who had the day only with this."),
@@ -578,6 +578,7 @@ def publish(
         check_send_options(s, email, post or [])
         db = _ready_db()
         target = out_dir or s.publish_dir
+        _check_may_correct(db, day, _actor(editor))
         result = publish_day(db, day, _actor(editor), target, style=style, note=note, site_url=s.site_url, webhook_url=s.webhook_url)
         db.dispose()
         out.print(f"published {day} (revision {result.revision}) to {target}", highlight=False)
@@ -587,6 +588,21 @@ def publish(
                                                       actor=_actor(editor), print_line=lambda x: out.print(x, highlight=False, soft_wrap=True)):
             raise typer.Exit(3)
     guarded(body)
+
+
+def _check_may_correct(db: Any, day: str, actor: str) -> None:
+    """Publishing a published day again is a correction, which only an admin may publish (as in the desk)."""
+    from review.users import require_admin_account
+    from storage import desk
+
+    with db.session() as s:
+        published = desk.digest_data(s, day).status == "published"
+    if published:
+        try:
+            require_admin_account(db, actor, f"{day} is already published, and publishing a correction")
+        except ValueError:
+            db.dispose()
+            raise
 
 
 @app.command()

@@ -135,3 +135,49 @@ def test_regenerate_with_an_instruction_and_no_model_says_so(env, db_url) -> Non
     result = run(variables, "review", "regenerate", str(sid), "--instruction", "lead with the vendors")
     assert result.exit_code == 1 and "no LLM configured" in result.output and "--instruction" in result.output
     assert detail(db_url, sid).row.version == version
+
+
+# ------------------------------------------------------------------ accounts and corrections
+
+
+PASSWORD = "correct horse battery"
+
+
+def test_users_disable_enable_and_reset_password_from_the_cli(env, db_url) -> None:
+    from review.users import add_user, verify
+
+    variables, _ = env
+    db = Database(db_url)
+    add_user(db, "ben", "editor", PASSWORD)
+    out = run(variables, "users", "disable", "ben")
+    assert out.exit_code == 0 and "disabled ben" in out.output
+    assert verify(db, "ben", PASSWORD) is None
+    assert "ben\teditor\tdisabled" in run(variables, "users", "list").output
+    assert run(variables, "users", "enable", "ben").exit_code == 0
+    reset = CliRunner().invoke(app, ["users", "reset-password", "ben", "--password-stdin"], env=variables,
+                               input="a brand new secret\n")
+    assert reset.exit_code == 0 and "password reset for ben" in reset.output
+    assert verify(db, "ben", PASSWORD) is None and verify(db, "ben", "a brand new secret") is not None
+    short = CliRunner().invoke(app, ["users", "reset-password", "ben", "--password-stdin"], env=variables, input="short\n")
+    assert short.exit_code == 1 and "at least 8" in short.output
+    assert run(variables, "users", "disable", "nobody").exit_code == 1
+    db.dispose()
+
+
+def test_a_correction_from_the_cli_needs_an_admin_as_in_the_desk(env, db_url, tmp_path) -> None:
+    from review.users import add_user
+
+    variables, keys = env
+    db = Database(db_url)
+    add_user(db, "ana", "editor", PASSWORD)
+    add_user(db, "root", "admin", PASSWORD)
+    db.dispose()
+    site = str(tmp_path / "site")
+    assert run(variables, "review", "approve", str(keys["falcon"]), "--as", "ana", "--override", "checked").exit_code == 0
+    first = run(variables, "publish", "--day", DAY, "--out", site, "--as", "ana")  # editors publish a day
+    assert first.exit_code == 0, first.output
+    for who in ("ana", "mallory"):
+        refused = run(variables, "publish", "--day", DAY, "--out", site, "--as", who, "--note", "fix")
+        assert refused.exit_code == 1 and "correction is for admins" in refused.output, refused.output
+    ok = run(variables, "publish", "--day", DAY, "--out", site, "--as", "root", "--note", "fixed a figure")
+    assert ok.exit_code == 0 and "revision 2" in ok.output

@@ -1,0 +1,32 @@
+"""The desk's editing papercuts over HTTP: accounts, the approve conflict, the publish confirmation,
+the day's style and a readable history."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from review.users import verify
+from storage import desk
+from test_review_http import PASSWORD, csrf_of, desk_env, logged_in, login, make_client, post, version_of  # noqa: F401
+
+
+def test_admin_disables_a_user_and_resets_a_password_ending_their_sessions(desk_env) -> None:
+    root, ben = logged_in(desk_env, "root"), logged_in(desk_env, "ben")
+    assert ben.get("/").status_code == 200
+    page = root.get("/users").text
+    assert 'action="/users/active"' in page and 'action="/users/password"' in page
+    assert post(root, "/users/password", {"name": "ben", "password": "a brand new secret"}, "/users").status_code == 303
+    assert ben.get("/").status_code == 303  # the old session is gone
+    assert verify(desk_env.db, "ben", "a brand new secret") is not None
+    ben = make_client(desk_env.settings)
+    assert login(ben, "ben", "a brand new secret").status_code == 303
+    assert post(root, "/users/active", {"name": "ben", "active": "0"}, "/users").status_code == 303
+    assert ben.get("/").status_code == 303
+    assert login(make_client(desk_env.settings), "ben", "a brand new secret").status_code != 303
+    assert ">no<" in root.get("/users").text
+    # an admin cannot lock themselves out; an editor cannot manage accounts
+    resp = post(root, "/users/active", {"name": "root", "active": "0"}, "/users")
+    assert resp.status_code == 400 and "your own account" in resp.text
+    ana = logged_in(desk_env, "ana")
+    assert post(ana, "/users/active", {"name": "ben", "active": "1"}, "/").status_code == 403
+    assert post(root, "/users/active", {"name": "ben", "active": "1"}, "/users").status_code == 303
+    assert login(make_client(desk_env.settings), "ben", "a brand new secret").status_code == 303
