@@ -30,3 +30,30 @@ def test_admin_disables_a_user_and_resets_a_password_ending_their_sessions(desk_
     assert post(ana, "/users/active", {"name": "ben", "active": "1"}, "/").status_code == 403
     assert post(root, "/users/active", {"name": "ben", "active": "1"}, "/users").status_code == 303
     assert login(make_client(desk_env.settings), "ben", "a brand new secret").status_code == 303
+
+
+def _yours(html: str) -> str:
+    """The "Your unsaved text" column of a conflict page."""
+    return html.split("Your unsaved text", 1)[1].split("</div>", 1)[0]
+
+
+def test_an_approve_conflict_shows_the_editors_own_text(desk_env) -> None:
+    sid = desk_env.ids["chips"]
+    ana, ben = logged_in(desk_env, "ana"), logged_in(desk_env, "ben")
+    opened = version_of(desk_env, sid)
+    page = ana.get(f"/story/{sid}").text
+    assert 'form="edit-form"' in page  # the Approve button sends the edit form's text
+    base = {"headline": "Export rules tighten for accelerators", "summary": "New rules limit accelerator exports. [1]",
+            "tags": "Policy", "section": ""}
+    assert post(ben, f"/story/{sid}/edit", base | {"version": opened, "view": "ben saved this view first."},
+                f"/story/{sid}").status_code == 303
+    resp = ana.post(f"/story/{sid}/approve", data=base | {"version": opened, "view": "ana typed this view.",
+                                                          "csrf_token": csrf_of(page)})
+    assert resp.status_code == 409
+    assert "ana typed this view." in _yours(resp.text) and "ben saved" not in _yours(resp.text)
+    # unsaved changes are never approved unseen
+    current = version_of(desk_env, sid)
+    resp = post(ana, f"/story/{sid}/approve", base | {"version": current, "view": "a different view, not saved."}, f"/story/{sid}")
+    assert resp.status_code == 400 and "unsaved changes" in resp.text and "a different view, not saved." in resp.text
+    with desk_env.db.session() as s:
+        assert desk.get_story(s, sid).row.status == "pending"
