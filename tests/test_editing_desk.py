@@ -57,3 +57,29 @@ def test_an_approve_conflict_shows_the_editors_own_text(desk_env) -> None:
     assert resp.status_code == 400 and "unsaved changes" in resp.text and "a different view, not saved." in resp.text
     with desk_env.db.session() as s:
         assert desk.get_story(s, sid).row.status == "pending"
+
+
+def test_history_shows_whole_lines_removed_then_added() -> None:
+    from review.diffs import line_diff
+
+    old = "Acme released Falcon.\nIt beats rivals on coding.\nPricing was not given.\nOne.\nTwo.\nThree.\nFour."
+    new = "Acme released Falcon-9B on Tuesday.\nIt beats rivals on coding.\nPricing was not given.\nOne.\nTwo.\nThree.\nFour."
+    pieces = [(p.op, p.text) for p in line_diff(old, new)]
+    assert pieces[:2] == [("del", "Acme released Falcon."), ("ins", "Acme released Falcon-9B on Tuesday.")]
+    assert ("same", "It beats rivals on coding.") in pieces
+    assert pieces[-1][0] == "fold" and "4 unchanged" in pieces[-1][1]
+    # a huge rewrite is not aligned pair by pair: all old, then all new
+    big_old, big_new = "\n".join(f"a{i}" for i in range(300)), "\n".join(f"b{i}" for i in range(300))
+    ops = [p.op for p in line_diff(big_old, big_new)]
+    assert ops == ["del"] * 300 + ["ins"] * 300
+
+
+def test_story_page_history_is_a_line_diff(desk_env) -> None:
+    sid = desk_env.ids["chips"]
+    ana = logged_in(desk_env, "ana")
+    data = {"headline": "Export rules tighten for accelerators", "tags": "Policy", "section": "",
+            "summary": "New rules limit accelerator exports for every lab. [1]", "view": "A view."}
+    assert post(ana, f"/story/{sid}/edit", data | {"version": version_of(desk_env, sid)}, f"/story/{sid}").status_code == 303
+    html = ana.get(f"/story/{sid}").text
+    assert '<del class="dl" aria-label="removed">New rules limit accelerator exports.</del>' in html
+    assert '<ins class="dl" aria-label="added">New rules limit accelerator exports for every lab.</ins>' in html
