@@ -557,7 +557,8 @@ def llm_check(as_json: bool = typer.Option(False, "--json")) -> None:
 def publish(
     day: str = typer.Option(..., "--day", help="Digest day YYYY-MM-DD."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default NEWSDESK_PUBLISH_DIR)."),
-    style: Optional[str] = typer.Option(None, "--style", help="awesome-ai-daily (default) or ai-news-digest."),
+    style: Optional[str] = typer.Option(None, "--style", help="This publication only: awesome-ai-daily or ai-news-digest "
+                                        "(default: the day's style, see `newsdesk digest show`; `digest set` changes it)."),
     note: Optional[str] = typer.Option(None, "--note", help="Correction note when republishing."),
     editor: Optional[str] = typer.Option(None, "--as", help="Editor name; a correction needs an admin's account name."),
     email: bool = typer.Option(False, "--email", help="Then email it to every active subscriber (once each, whatever happens)."),
@@ -581,7 +582,10 @@ def publish(
         _check_may_correct(db, day, _actor(editor))
         result = publish_day(db, day, _actor(editor), target, style=style, note=note, site_url=s.site_url, webhook_url=s.webhook_url)
         db.dispose()
-        out.print(f"published {day} (revision {result.revision}) to {target}", highlight=False)
+        out.print(f"published {day} (revision {result.revision}) as {result.style} to {target}", highlight=False)
+        if style is not None and style != result.day_style:
+            out.print(f"  note: --style {style} was for this publication only; the day's style stays {result.day_style} "
+                      f"(`newsdesk digest set --day {day} --style {style}` changes it)", highlight=False, soft_wrap=True)
         for f in result.files:
             out.print(f"  {f}", highlight=False)
         if (email or post) and not send_after_publish(s, day, email=email, channels=post or [], notify=notify,
@@ -755,6 +759,15 @@ def _mount_subscribers() -> None:
 
 
 _mount_subscribers()
+
+
+def _mount_digest() -> None:
+    from newsdesk.cli_digest import digest_app
+
+    app.add_typer(digest_app, name="digest")
+
+
+_mount_digest()
 
 
 @app.command()

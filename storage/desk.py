@@ -545,7 +545,7 @@ def publish(
     )
     dg.publications.append(pub)
     dg.status, dg.published_at, dg.published_by = "published", utcnow(), actor
-    dg.style = data.style
+    # dg.style is left alone: a one-off style (publish --style) is the publication's, not the day's
     audit(session, actor, "digest.published" if revision == 1 else "digest.corrected", "digest", day, None, {"revision": revision, "stories": pub.story_ids})
     session.flush()
     return pub

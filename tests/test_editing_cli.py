@@ -181,3 +181,35 @@ def test_a_correction_from_the_cli_needs_an_admin_as_in_the_desk(env, db_url, tm
         assert refused.exit_code == 1 and "correction is for admins" in refused.output, refused.output
     ok = run(variables, "publish", "--day", DAY, "--out", site, "--as", "root", "--note", "fixed a figure")
     assert ok.exit_code == 0 and "revision 2" in ok.output
+
+
+def test_publish_style_does_not_stick_and_the_days_style_is_visible(env, db_url, tmp_path) -> None:
+    from review.users import add_user
+
+    variables, keys = env
+    db = Database(db_url)
+    add_user(db, "root", "admin", PASSWORD)
+    db.dispose()
+    site = tmp_path / "site"
+    assert run(variables, "review", "approve", str(keys["falcon"]), "--override", "checked").exit_code == 0
+    shown = run(variables, "digest", "show", "--day", DAY)
+    assert shown.exit_code == 0 and f"{DAY}: style awesome-ai-daily" in shown.output
+    once = run(variables, "publish", "--day", DAY, "--out", str(site), "--style", "ai-news-digest", "--as", "root")
+    assert once.exit_code == 0 and "as ai-news-digest" in once.output and "for this publication only" in once.output
+    assert "style awesome-ai-daily" in run(variables, "digest", "show", "--day", DAY).output
+    again = run(variables, "publish", "--day", DAY, "--out", str(site), "--as", "root", "--note", "house style")
+    assert again.exit_code == 0 and "as awesome-ai-daily" in again.output
+    assert "Awesome AI View:" in (site / f"{DAY}.md").read_text() and "Why it matters" not in (site / f"{DAY}.md").read_text()
+    changed = run(variables, "digest", "set", "--day", DAY, "--style", "ai-news-digest", "--title", "Chips and open models",
+                  "--intro", "A day of export rules and open weights.")
+    assert changed.exit_code == 0, changed.output
+    info = run(variables, "digest", "show", "--day", DAY, "--json")
+    import json
+
+    data = json.loads(info.output)
+    assert data["style"] == "ai-news-digest" and data["title"] == "Chips and open models"
+    assert data["intro"] == "A day of export rules and open weights." and data["stories"][0]["id"] == keys["falcon"]
+    third = run(variables, "publish", "--day", DAY, "--out", str(site), "--as", "root", "--note", "new style")
+    assert "as ai-news-digest" in third.output and "Chips and open models" in (site / f"{DAY}.md").read_text()
+    bad = run(variables, "digest", "set", "--day", DAY, "--style", "tabloid")
+    assert bad.exit_code == 1 and "unknown style" in bad.output

@@ -83,3 +83,11 @@ def test_story_page_history_is_a_line_diff(desk_env) -> None:
     html = ana.get(f"/story/{sid}").text
     assert '<del class="dl" aria-label="removed">New rules limit accelerator exports.</del>' in html
     assert '<ins class="dl" aria-label="added">New rules limit accelerator exports for every lab.</ins>' in html
+
+
+def test_the_day_page_shows_the_days_style(desk_env) -> None:
+    ana = logged_in(desk_env, "ana")
+    assert "Style: Awesome AI Daily" in ana.get("/day/2026-11-18").text
+    with desk_env.db.session() as s:
+        desk.update_digest(s, "2026-11-18", "ana", style="ai-news-digest")
+    assert "Style: AI News Digest" in ana.get("/day/2026-11-18").text
