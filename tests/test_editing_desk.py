@@ -91,3 +91,31 @@ def test_the_day_page_shows_the_days_style(desk_env) -> None:
     with desk_env.db.session() as s:
         desk.update_digest(s, "2026-11-18", "ana", style="ai-news-digest")
     assert "Style: AI News Digest" in ana.get("/day/2026-11-18").text
+
+
+def test_publish_asks_first_showing_what_goes_out_and_where(desk_env) -> None:
+    from test_review_http import DAY, SITE, approve_all
+
+    approve_all(desk_env)
+    ana, root = logged_in(desk_env, "ana"), logged_in(desk_env, "root")
+    digest = ana.get(f"/digest/{DAY}").text
+    assert f'<form method="get" action="/digest/{DAY}/publish"' in digest  # the button asks, it does not publish
+    page = ana.get(f"/digest/{DAY}/publish")
+    assert page.status_code == 200
+    html = page.text
+    assert "Yes, publish 2026-11-18" in html and "Awesome AI Daily" in html
+    assert str(desk_env.out / f"{DAY}.html") in html and f"{SITE}/feed.xml" in html
+    assert "No email is sent." in html and "Not posted to any channel." in html
+    assert not (desk_env.out / f"{DAY}.md").exists()  # asking wrote nothing
+    assert post(ana, f"/digest/{DAY}/publish", {"version": csrf_version(html)}, f"/digest/{DAY}").status_code == 303
+    assert (desk_env.out / f"{DAY}.md").exists()
+    # a correction: editors may not, an admin sees the note and the revision
+    assert ana.get(f"/digest/{DAY}/publish").status_code == 403
+    html = root.get(f"/digest/{DAY}/publish", params={"note": "fixed a figure"}).text
+    assert "Revision 2, a correction" in html and "fixed a figure" in html and 'name="note" value="fixed a figure"' in html
+
+
+def csrf_version(html: str) -> str:
+    import re
+
+    return re.search(r'name="version" value="(\d+)"', html).group(1)
