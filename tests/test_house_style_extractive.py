@@ -69,3 +69,21 @@ def test_the_tag_line_is_one_line_of_names_first() -> None:
     assert {"Claude", "xAI", "Cloudflare"} <= set(line)
     md = render_markdown(Digest(day="2026-11-18", title=None, intro=None, stories=stories), "awesome-ai-daily")
     assert md.splitlines()[2].count(" · ") == 5
+
+
+def test_replies_to_other_people_are_not_collected_as_stories() -> None:
+    """The recorded answers hold a reply to @carol on each network: conversation, not news; self-threads stay."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import test_social as social
+
+    for network in ("bluesky", "mastodon", "x"):
+        case = social._case(network)
+        parse = getattr(social._module(network), f"parse_{network}")
+        items, _ = parse(social._payload(network, case), social._spec(case))
+        texts = [it.text for it in items]
+        assert items and not any("Thanks Carol" in t for t in texts), (network, texts)
+    raw = (social.FIXTURES / "mastodon" / "statuses.json")
+    assert raw.exists() and "Thanks Carol" in raw.read_text(encoding="utf-8")  # the reply is in the answer
