@@ -429,12 +429,36 @@ def queue_stage(ctx: Context, day: str, style: str) -> dict[str, Any]:
 
     with ctx.db.session() as s:
         desk.ensure_digest(s, day, style)
+        frame_day(s, day, framing=desk.digest_data(s, day, approved_only=False).style == "ai-news-digest")
         data = desk.digest_data(s, day, approved_only=False, style=style)
         counts: dict[str, int] = {}
         for row in desk.list_stories(s, day=day):
             counts[row.status] = counts.get(row.status, 0) + 1
     preview = render_markdown(digest_from_data(data), style) if data.entries else f"No drafted stories for {day}."
     return {"queued": sum(counts.values()), "by_status": counts, "preview": preview}
+
+
+def frame_day(session, day: str, *, framing: bool = True, replace: bool = False) -> dict[str, int]:
+    """The day's section headings and (with `framing`) its title and intro, from summarizer.dayplan,
+    kept off editors' work; `replace` overwrites a title and intro already set."""
+    from sqlalchemy import select
+
+    from storage import desk
+    from storage.models import Draft, Story
+    from summarizer.dayplan import PlanStory, extractive_plan
+
+    rows = session.execute(
+        select(Story.id, Story.rank, Draft.headline, Draft.tags, Draft.section, Draft.edited, Draft.status)
+        .join(Draft, Draft.story_id == Story.id)
+        .where(Story.day == day, Story.active.is_(True), Draft.status != "rejected")
+    ).all()
+    stories = [PlanStory(story_id=r.id, rank=r.rank, headline=r.headline or "", tags=list(r.tags or []),
+                         section=r.section if r.edited else None) for r in rows if (r.headline or "").strip()]
+    plan = extractive_plan(stories)
+    if replace and framing:
+        desk.update_digest(session, day, "newsdesk", title="", intro="")
+    return desk.apply_day_plan(session, day, title=plan.title if framing else "", intro=plan.intro if framing else "",
+                               headings=plan.headings)
 
 
 def digest_from_data(data):

@@ -375,6 +375,7 @@ def review_edit(
     summary: Optional[str] = typer.Option(None, "--summary", help="The new summary: one sentence per line ending with its source numbers, e.g. 'X did Y. [1]\\nThen Z. [2]'."),
     headline: Optional[str] = typer.Option(None, "--headline", help="The new headline."),
     tags: Optional[str] = typer.Option(None, "--tags", help="Comma-separated tags."),
+    section: Optional[str] = typer.Option(None, "--section", help="The story's section heading (AI News Digest)."),
     editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
 ) -> None:
     """Edit a draft: in $EDITOR (its Markdown), or with --view/--summary/--headline/--tags. Re-checked like the desk."""
@@ -390,8 +391,8 @@ def review_edit(
             opened = detail.row.version
             fields = {"headline": detail.row.headline, "summary": summary_to_text(detail.summary, detail.sources),
                       "view": strip_view_opener(detail.view), "tags": ", ".join(detail.tags), "section": detail.section or ""}
-            if any(x is not None for x in (view, summary, headline, tags)):
-                given = {"view": view, "summary": summary, "headline": headline, "tags": tags}
+            if any(x is not None for x in (view, summary, headline, tags, section)):
+                given = {"view": view, "summary": summary, "headline": headline, "tags": tags, "section": section}
                 fields |= {k: v for k, v in given.items() if v is not None}
                 if summary is not None:
                     fields["summary"] = summary.replace("\\n", "\n")  # one sentence per line, typed on one line

@@ -94,3 +94,31 @@ def set_(
         cli.out.print(f"{day}: style {info['style']}, title {info['title'] or '(the style default)'}"
                       f"{', with an intro' if info['intro'] else ''}", highlight=False, soft_wrap=True)
     cli.guarded(body)
+
+
+@digest_app.command("plan")
+def plan(
+    day: str = typer.Option(..., "--day", help="Digest day YYYY-MM-DD."),
+    replace: bool = typer.Option(False, "--replace", help="Replace a title and intro already set (editors' section headings are always kept)."),
+) -> None:
+    """Propose the day's title, intro and 3-5 section headings from its drafts (the nightly run does this for AI News Digest days)."""
+    from flows.pipeline import frame_day
+    from newsdesk.config import parse_day
+    from storage import desk
+
+    cli = _cli()
+
+    def body() -> None:
+        parse_day(day)
+        db = cli._ready_db()
+        try:
+            with db.session() as s:
+                changed = frame_day(s, day, framing=True, replace=replace)
+                info = describe(desk.digest_data(s, day, approved_only=False))
+        finally:
+            db.dispose()
+        cli.out.print(f"{day}: title {info['title'] or '(unchanged)'}; {changed['sections']} section heading(s) set",
+                      highlight=False, soft_wrap=True)
+        for heading in dict.fromkeys(st["section"] for st in info["stories"] if st["section"]):
+            cli.out.print(f"  ## {heading}", highlight=False, soft_wrap=True)
+    cli.guarded(body)
