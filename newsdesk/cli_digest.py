@@ -101,7 +101,7 @@ def plan(
     day: str = typer.Option(..., "--day", help="Digest day YYYY-MM-DD."),
     replace: bool = typer.Option(False, "--replace", help="Replace a title and intro already set (editors' section headings are always kept)."),
 ) -> None:
-    """Propose the day's title, intro and 3-5 section headings from its drafts (the nightly run does this for AI News Digest days)."""
+    """Propose the day's title, intro and 3-5 section headings from its drafts: the LLM's when configured, else extractive."""
     from flows.pipeline import frame_day
     from newsdesk.config import parse_day
     from storage import desk
@@ -113,7 +113,8 @@ def plan(
         db = cli._ready_db()
         try:
             with db.session() as s:
-                changed = frame_day(s, day, framing=True, replace=replace)
+                changed = frame_day(s, day, framing=True, replace=replace, settings=cli.settings(),
+                                    note=lambda text: cli.out.print(f"note: {text}", highlight=False, soft_wrap=True))
                 info = describe(desk.digest_data(s, day, approved_only=False))
         finally:
             db.dispose()

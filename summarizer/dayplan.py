@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import BaseModel
 
 from summarizer.extractive import section_for
 from summarizer.lint import tag_entry, word_count
@@ -101,3 +104,65 @@ def extractive_plan(stories: list[PlanStory]) -> DayPlan:
     count = len(ordered)
     intro = f"{count} {'story' if count == 1 else 'stories'} today. " + " ".join(intro_parts)
     return DayPlan(title=title, intro=intro.strip(), headings=headings)
+
+
+# ---------------------------------------------------------------- with an LLM
+
+PROMPT_VERSION = "dayplan-1"
+
+
+class _Section(BaseModel):
+    heading: str
+    story_ids: list[int]
+
+
+class DayFraming(BaseModel):
+    """What the model is asked for: the AI News Digest's framing of one day."""
+
+    title: str
+    intro: str
+    sections: list[_Section]
+
+
+def _check(stories: list[PlanStory]) -> Callable[[DayFraming], None]:
+    ids = {s.story_id for s in stories}
+    wanted = (min(3, len(stories)), MAX_SECTIONS)
+
+    def validate(f: DayFraming) -> None:
+        from summarizer.llm import LLMInvalidOutput
+
+        placed = [i for sec in f.sections for i in sec.story_ids]
+        if not f.title.strip() or word_count(f.title) > 16:
+            raise LLMInvalidOutput("the title must be one line of at most 16 words")
+        if not 20 <= word_count(f.intro) <= 90:
+            raise LLMInvalidOutput("the intro must be one paragraph of 20 to 90 words")
+        if not wanted[0] <= len(f.sections) <= wanted[1] or any(not s.heading.strip() for s in f.sections):
+            raise LLMInvalidOutput(f"give {wanted[0]} to {wanted[1]} sections, each with a heading")
+        if sorted(placed) != sorted(ids):
+            raise LLMInvalidOutput("place every story id exactly once, and no other id")
+
+    return validate
+
+
+def framing_messages(stories: list[PlanStory], day: str) -> list[dict[str, str]]:
+    lines = [f"- id {s.story_id}: {s.headline}" + (f" [{', '.join(s.tags)}]" if s.tags else "")
+             for s in sorted(stories, key=lambda s: (s.rank, s.story_id))]
+    return [
+        {"role": "system", "content": (
+            "You edit the AI News Digest. For one day's stories, write: a themed title (one line, at most 16 "
+            "words, about what the day's news adds up to); an intro paragraph of 30 to 80 words that says what "
+            "happened and why it matters, using only the headlines given; and 3 to 5 descriptive section "
+            "headings chosen for this day (a short sentence about the group, e.g. 'Safety work became "
+            "unusually concrete', not a bare category), each listing the ids of its stories. Every story goes "
+            "in exactly one section; order sections and stories by importance. Reply with JSON only.")},
+        {"role": "user", "content": f"Day: {day}\nStories, most important first:\n" + "\n".join(lines)},
+    ]
+
+
+async def llm_plan(llm: Any, stories: list[PlanStory], day: str, records: list | None = None) -> DayPlan:
+    """The model's framing of the day, validated; editors' own headings are kept. Raises DraftingError."""
+    framing = await llm.generate(framing_messages(stories, day), DayFraming, prompt_version=PROMPT_VERSION,
+                                 purpose="dayplan", records=records, validate=_check(stories))
+    fixed = {s.story_id: s.section.strip() for s in stories if (s.section or "").strip()}
+    headings = {i: fixed.get(i, sec.heading.strip()) for sec in framing.sections for i in sec.story_ids}
+    return DayPlan(title=framing.title.strip(), intro=" ".join(framing.intro.split()), headings=headings)

@@ -64,3 +64,43 @@ def test_digest_plan_from_the_cli_fills_an_empty_framing_and_keeps_an_editors(db
         assert desk.digest_data(s, DAY, approved_only=False).title != "My own title"
         assert desk.get_story(s, keys["chips"]).section == "Export controls"
     db.dispose()
+
+
+def test_with_a_model_the_day_is_framed_by_it_and_a_bad_answer_falls_back(db_url: str, tmp_path: Path) -> None:
+    from fakes.openai_server import FakeOpenAI, Reply
+    from sqlalchemy import select
+
+    from storage.models import LLMCall
+
+    db = Database(db_url)
+    keys = seed(db)
+    db.dispose()
+    framing = {"title": "Open weights and export rules set the day's terms",
+               "intro": ("Acme Lab released Falcon-9B while new rules limit exports of accelerators, so the day "
+                         "pairs a release with a constraint on who can run such models at scale."),
+               "sections": [{"heading": "Open models kept arriving", "story_ids": [keys["falcon"]]},
+                            {"heading": "Chip rules tightened again", "story_ids": [keys["chips"]]}]}
+    with FakeOpenAI() as fake:
+        env = {"NEWSDESK_DATA_DIR": str(tmp_path / "data"), "NEWSDESK_DATABASE_URL": db_url,
+               "NEWSDESK_ALLOW_PRIVATE_HOSTS": "loopback", "OPENAI_API_KEY": "test-key",
+               "OPENAI_BASE_URL": fake.base_url, "NEWSDESK_MODEL": fake.model}
+        fake.script([Reply(content=json.dumps(framing))])
+        out = CliRunner().invoke(app, ["digest", "plan", "--day", DAY], env=env)
+        assert out.exit_code == 0, out.output
+        assert any("Harrowgate" in c.text() and "section" in c.text() for c in fake.chat_calls), [c.text()[:300] for c in fake.chat_calls]
+        db = Database(db_url)
+        with db.session() as s:
+            data = desk.digest_data(s, DAY, approved_only=False)
+            assert data.title == framing["title"] and data.intro == framing["intro"]
+            assert {e.story_id: e.section for e in data.entries} == {keys["falcon"]: "Open models kept arriving",
+                                                                     keys["chips"]: "Chip rules tightened again"}
+            assert s.scalars(select(LLMCall).where(LLMCall.purpose == "dayplan")).first() is not None
+        # a model that places a story twice is not believed: the extractive plan stands, with a note
+        bad = framing | {"sections": [{"heading": "All", "story_ids": [keys["falcon"], keys["falcon"]]},
+                                      {"heading": "Rest", "story_ids": [keys["chips"]]}]}
+        fake.script([Reply(content=json.dumps(bad))] * 6)
+        out = CliRunner().invoke(app, ["digest", "plan", "--day", DAY, "--replace"], env=env)
+        assert out.exit_code == 0 and "extractive default" in out.output, out.output
+        with db.session() as s:
+            assert desk.digest_data(s, DAY, approved_only=False).title != framing["title"]
+        db.dispose()
