@@ -431,12 +431,69 @@ def queue_stage(ctx: Context, day: str, style: str) -> dict[str, Any]:
 
     with ctx.db.session() as s:
         desk.ensure_digest(s, day, style)
+        frame_day(s, day, framing=desk.digest_data(s, day, approved_only=False).style == "ai-news-digest",
+                  settings=ctx.settings, note=ctx.note)
         data = desk.digest_data(s, day, approved_only=False, style=style)
         counts: dict[str, int] = {}
         for row in desk.list_stories(s, day=day):
             counts[row.status] = counts.get(row.status, 0) + 1
     preview = render_markdown(digest_from_data(data), style) if data.entries else f"No drafted stories for {day}."
     return {"queued": sum(counts.values()), "by_status": counts, "preview": preview}
+
+
+def frame_day(session, day: str, *, framing: bool = True, replace: bool = False, settings=None,
+              note=None) -> dict[str, int]:
+    """The day's section headings and (with `framing`) its title and intro, from summarizer.dayplan:
+    the LLM's when one is configured (its calls recorded with the day's), else the extractive default;
+    kept off editors' work; `replace` overwrites a title and intro already set."""
+    from sqlalchemy import select
+
+    from storage import desk
+    from storage.models import Draft, Story
+    from summarizer.dayplan import PlanStory, extractive_plan
+
+    rows = session.execute(
+        select(Story.id, Story.rank, Draft.headline, Draft.tags, Draft.section, Draft.edited, Draft.status)
+        .join(Draft, Draft.story_id == Story.id)
+        .where(Story.day == day, Story.active.is_(True), Draft.status != "rejected")
+    ).all()
+    stories = [PlanStory(story_id=r.id, rank=r.rank, headline=r.headline or "", tags=list(r.tags or []),
+                         section=r.section if r.edited else None) for r in rows if (r.headline or "").strip()]
+    plan = extractive_plan(stories)
+    if framing and stories and settings is not None and settings.llm.configured:
+        plan = _llm_plan(session, settings, stories, day, note) or plan
+    if replace and framing:
+        desk.update_digest(session, day, "newsdesk", title="", intro="")
+    return desk.apply_day_plan(session, day, title=plan.title if framing else "", intro=plan.intro if framing else "",
+                               headings=plan.headings)
+
+
+def _llm_plan(session, settings, stories, day: str, note):
+    """The model's day plan, or None (with a note) when it fails: the extractive plan stands in."""
+    import asyncio
+
+    from flows.draft_stage import open_llm
+    from storage.writes import record_llm_calls
+    from summarizer.dayplan import llm_plan
+    from summarizer.llm import DraftingError
+
+    records: list = []
+
+    async def ask():
+        llm = open_llm(settings)
+        try:
+            return await llm_plan(llm, stories, day, records)
+        finally:
+            await llm.aclose()
+
+    try:
+        return asyncio.run(ask())
+    except DraftingError as exc:
+        if note is not None:
+            note(f"The day's title, intro and headings are the extractive default: the model's plan failed ({exc}).")
+        return None
+    finally:
+        record_llm_calls(session, day, None, [r.model_dump() for r in records])
 
 
 def digest_from_data(data):

@@ -413,10 +413,102 @@ def review_approve(
     def body() -> None:
         db = _ready_db()
         with db.session() as s:
+            before = desk.get_story(s, story_id)
+            if before.row.status == "approved":
+                out.print(f"already approved #{before.row.id} by {before.editor or 'newsdesk'}: {before.row.headline}",
+                          highlight=False)
+                return
             row = desk.approve(s, story_id, _actor(editor), override=override)
         out.print(f"approved #{row.id}: {row.headline}" + (" (over its flags, reason recorded)" if override and row.unsupported else ""),
                   highlight=False)
     guarded(body)
+
+
+@review_app.command("edit")
+def review_edit(
+    story_id: int = typer.Argument(..., metavar="ID"),
+    view: Optional[str] = typer.Option(None, "--view", help="The new view (without the style's label, which the renderer prints)."),
+    summary: Optional[str] = typer.Option(None, "--summary", help="The new summary: one sentence per line ending with its source numbers, e.g. 'X did Y. [1]\\nThen Z. [2]'."),
+    headline: Optional[str] = typer.Option(None, "--headline", help="The new headline."),
+    tags: Optional[str] = typer.Option(None, "--tags", help="Comma-separated tags."),
+    section: Optional[str] = typer.Option(None, "--section", help="The story's section heading (AI News Digest)."),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+) -> None:
+    """Edit a draft: in $EDITOR (its Markdown), or with --view/--summary/--headline/--tags. Re-checked like the desk."""
+    from review.editing import draft_document, parse_document, save_edit, summary_to_text
+    from storage import desk
+    from summarizer.lint import strip_view_opener, style_rules
+
+    def body() -> None:
+        db = _ready_db()
+        try:
+            with db.session() as s:
+                detail = desk.get_story(s, story_id)
+            opened = detail.row.version
+            fields = {"headline": detail.row.headline, "summary": summary_to_text(detail.summary, detail.sources),
+                      "view": strip_view_opener(detail.view), "tags": ", ".join(detail.tags), "section": detail.section or ""}
+            if any(x is not None for x in (view, summary, headline, tags, section)):
+                given = {"view": view, "summary": summary, "headline": headline, "tags": tags, "section": section}
+                fields |= {k: v for k, v in given.items() if v is not None}
+                if summary is not None:
+                    fields["summary"] = summary.replace("\\n", "\n")  # one sentence per line, typed on one line
+                saved_copy = None
+            else:
+                text = _edit_in_editor(draft_document(detail, style_rules(detail.style).view_opener), story_id)
+                fields = parse_document(text)
+                saved_copy = _keep_copy(text, story_id)
+            try:
+                with db.session() as s:
+                    row, changes = save_edit(s, story_id, _actor(editor), expected_version=opened, **fields)
+            except desk.Conflict as exc:
+                where = f"; your text is kept in {saved_copy}" if saved_copy else ""
+                raise desk.Conflict(f"{exc}{where}", exc.current) from None
+            if saved_copy:
+                saved_copy.unlink(missing_ok=True)
+            if not changes:
+                out.print(f"story #{story_id}: no change", highlight=False)
+                return
+            with db.session() as s:
+                d = desk.get_story(s, story_id)
+            out.print(f"saved #{row.id} version {row.version} ({row.status}): changed {', '.join(changes)}", highlight=False)
+            for v in d.violations:
+                out.print(f"  style: {v.get('rule')}: {v.get('message')}", highlight=False, soft_wrap=True)
+            for u in d.unsupported:
+                out.print(f"  unsupported: {u.get('claim')} — {u.get('reason')}", highlight=False, soft_wrap=True)
+        finally:
+            db.dispose()
+    guarded(body)
+
+
+def _edit_in_editor(document: str, story_id: int) -> str:
+    """Open $VISUAL/$EDITOR on the document and return what the editor saved."""
+    import shlex
+    import subprocess
+    import tempfile
+
+    command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not command:
+        raise ConfigError("no editor: set $EDITOR (or $VISUAL), or pass --view/--summary/--headline/--tags")
+    with tempfile.TemporaryDirectory(prefix="newsdesk-edit-") as tmp:
+        path = Path(tmp) / f"story-{story_id}.md"
+        path.write_text(document, encoding="utf-8")
+        try:
+            code = subprocess.call([*shlex.split(command), str(path)])
+        except OSError as exc:
+            raise ConfigError(f"cannot run the editor {command!r}: {exc.strerror or exc}") from None
+        if code != 0:
+            raise ConfigError(f"the editor exited with status {code}; nothing was saved")
+        return path.read_text(encoding="utf-8")
+
+
+def _keep_copy(text: str, story_id: int) -> Path:
+    """A copy of the edited file, so a refused save (a conflict) loses nothing; removed after a save."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=f"newsdesk-story-{story_id}-", suffix=".md")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return Path(name)
 
 
 @review_app.command("reject")
@@ -449,6 +541,9 @@ def review_regenerate(
         from storage.limits import check_text
 
         check_text("note", instruction)  # the same limit as the desk's form
+        if instruction and not settings().llm.configured:
+            raise ConfigError("no LLM configured, so --instruction cannot be followed: set OPENAI_BASE_URL and/or "
+                              "OPENAI_API_KEY, or redraft without it (extractive) or edit with `newsdesk review edit`")
         db = _ready_db()
         try:
             return pipeline.regenerate_story(pipeline.Context(settings(), db), story_id,
@@ -519,9 +614,10 @@ def llm_check(as_json: bool = typer.Option(False, "--json")) -> None:
 def publish(
     day: str = typer.Option(..., "--day", help="Digest day YYYY-MM-DD."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default NEWSDESK_PUBLISH_DIR)."),
-    style: Optional[str] = typer.Option(None, "--style", help="awesome-ai-daily (default) or ai-news-digest."),
+    style: Optional[str] = typer.Option(None, "--style", help="This publication only: awesome-ai-daily or ai-news-digest "
+                                        "(default: the day's style, see `newsdesk digest show`; `digest set` changes it)."),
     note: Optional[str] = typer.Option(None, "--note", help="Correction note when republishing."),
-    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name; a correction needs an admin's account name."),
     email: bool = typer.Option(False, "--email", help="Then email it to every active subscriber (once each, whatever happens)."),
     post: Optional[list[str]] = typer.Option(None, "--post", help="Then post it: discord, telegram, mastodon, bluesky or all (repeatable)."),
     notify: bool = typer.Option(False, "--notify", help="A correction is emailed/posted to those who had the day only with this."),
@@ -540,15 +636,34 @@ def publish(
         check_send_options(s, email, post or [])
         db = _ready_db()
         target = out_dir or s.publish_dir
+        _check_may_correct(db, day, _actor(editor))
         result = publish_day(db, day, _actor(editor), target, style=style, note=note, site_url=s.site_url, webhook_url=s.webhook_url)
         db.dispose()
-        out.print(f"published {day} (revision {result.revision}) to {target}", highlight=False)
+        out.print(f"published {day} (revision {result.revision}) as {result.style} to {target}", highlight=False)
+        if style is not None and style != result.day_style:
+            out.print(f"  note: --style {style} was for this publication only; the day's style stays {result.day_style} "
+                      f"(`newsdesk digest set --day {day} --style {style}` changes it)", highlight=False, soft_wrap=True)
         for f in result.files:
             out.print(f"  {f}", highlight=False)
         if (email or post) and not send_after_publish(s, day, email=email, channels=post or [], notify=notify,
                                                       actor=_actor(editor), print_line=lambda x: out.print(x, highlight=False, soft_wrap=True)):
             raise typer.Exit(3)
     guarded(body)
+
+
+def _check_may_correct(db: Any, day: str, actor: str) -> None:
+    """Publishing a published day again is a correction, which only an admin may publish (as in the desk)."""
+    from review.users import require_admin_account
+    from storage import desk
+
+    with db.session() as s:
+        published = desk.digest_data(s, day).status == "published"
+    if published:
+        try:
+            require_admin_account(db, actor, f"{day} is already published, and publishing a correction")
+        except ValueError:
+            db.dispose()
+            raise
 
 
 @app.command()
@@ -701,6 +816,15 @@ def _mount_subscribers() -> None:
 
 
 _mount_subscribers()
+
+
+def _mount_digest() -> None:
+    from newsdesk.cli_digest import digest_app
+
+    app.add_typer(digest_app, name="digest")
+
+
+_mount_digest()
 
 
 @app.command()

@@ -5,7 +5,7 @@ import sys
 
 import typer
 
-from review.users import ROLES, UserError, add_user, list_users
+from review.users import ROLES, UserError, add_user, list_users, reset_password, set_active
 from storage.db import Database, DatabaseNotReady, DatabaseURLError
 
 users_app = typer.Typer(help="Desk accounts: editors review and publish; admins also manage users and publish corrections.",
@@ -73,3 +73,57 @@ def list_(
         typer.echo("no users yet: add one with `newsdesk users add NAME --role admin`")
     for u in rows:
         typer.echo(f"{u['name']}\t{u['role']}\t{'active' if u['active'] else 'disabled'}\t{u['created_at']:%Y-%m-%d}")
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1) from exc
+
+
+@users_app.command("disable")
+def disable(
+    name: str = typer.Argument(..., help="Login name"),
+    database_url: str | None = typer.Option(None, "--database-url", envvar="NEWSDESK_DATABASE_URL", help="SQLAlchemy URL"),
+) -> None:
+    """Disable an account: it can no longer sign in, and its open sessions end now."""
+    db = _database(database_url)
+    try:
+        account = set_active(db, name, False, actor="cli")
+    except UserError as exc:
+        _fail(exc)
+    finally:
+        db.dispose()
+    typer.echo(f"disabled {account.name} (signed out everywhere)")
+
+
+@users_app.command("enable")
+def enable(
+    name: str = typer.Argument(..., help="Login name"),
+    database_url: str | None = typer.Option(None, "--database-url", envvar="NEWSDESK_DATABASE_URL", help="SQLAlchemy URL"),
+) -> None:
+    """Enable a disabled account again."""
+    db = _database(database_url)
+    try:
+        account = set_active(db, name, True, actor="cli")
+    except UserError as exc:
+        _fail(exc)
+    finally:
+        db.dispose()
+    typer.echo(f"enabled {account.name}")
+
+
+@users_app.command("reset-password")
+def reset(
+    name: str = typer.Argument(..., help="Login name"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the new password from the first line of stdin"),
+    database_url: str | None = typer.Option(None, "--database-url", envvar="NEWSDESK_DATABASE_URL", help="SQLAlchemy URL"),
+) -> None:
+    """Set a new password; the user's open sessions end (they sign in again with it)."""
+    db = _database(database_url)
+    try:
+        account = reset_password(db, name, _read_password(password_stdin), actor="cli")
+    except UserError as exc:
+        _fail(exc)
+    finally:
+        db.dispose()
+    typer.echo(f"password reset for {account.name} (signed out everywhere)")

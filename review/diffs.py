@@ -1,4 +1,11 @@
-"""A readable history: what each draft version changed, word by word."""
+"""A readable history: what each draft version changed, line by line.
+
+Each field is shown as its old lines (struck out) then its new lines, with
+unchanged lines between them; the summary is one sentence per line, so a
+changed sentence reads as before/after rather than interleaved words.
+Field sizes are capped (storage.limits), and a diff whose line pairs would
+be many is shown as "all old, then all new", so the page stays linear.
+"""
 from __future__ import annotations
 
 import difflib
@@ -12,7 +19,7 @@ FIELDS = (("status", "Status"), ("headline", "Headline"), ("summary", "Summary")
 
 @dataclass
 class Piece:
-    op: str  # same | del | ins
+    op: str  # same | del | ins | fold (a run of unchanged lines, summarised)
     text: str
 
 
@@ -45,6 +52,38 @@ def word_diff(old: str, new: str) -> list[Piece]:
     return pieces
 
 
+MAX_PAIRS = 40_000  # old lines x new lines above which we skip alignment (remove all, add all)
+CONTEXT = 2  # unchanged lines kept around a change; longer runs fold into one line
+
+
+def _lines(text: str) -> list[str]:
+    return text.split("\n") if text else []
+
+
+def line_diff(old: str, new: str) -> list[Piece]:
+    """Old and new as whole lines: `del` lines, `ins` lines, and a little unchanged context (`same`/`fold`)."""
+    a, b = _lines(old), _lines(new)
+    if len(a) * len(b) > MAX_PAIRS:
+        return [Piece("del", x) for x in a] + [Piece("ins", x) for x in b]
+    pieces: list[Piece] = []
+    opcodes = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    for n, (op, i1, i2, j1, j2) in enumerate(opcodes):
+        if op == "equal":
+            same = a[i1:i2]
+            head = same[:CONTEXT] if n > 0 else []
+            tail = same[-CONTEXT:] if n < len(opcodes) - 1 else []
+            if len(same) <= len(head) + len(tail):
+                pieces += [Piece("same", x) for x in same]
+            else:
+                pieces += [Piece("same", x) for x in head]
+                pieces.append(Piece("fold", f"… {len(same) - len(head) - len(tail)} unchanged line(s)"))
+                pieces += [Piece("same", x) for x in tail]
+            continue
+        pieces += [Piece("del", x) for x in a[i1:i2]]
+        pieces += [Piece("ins", x) for x in b[j1:j2]]
+    return pieces
+
+
 def changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[FieldChange]:
     """Fields that differ between two snapshots; everything non-empty for the first version."""
     out = []
@@ -52,11 +91,11 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[FieldC
         new = field_text(after, key)
         if before is None:
             if new:
-                out.append(FieldChange(label, [Piece("same", new)]))
+                out.append(FieldChange(label, [Piece("same", x) for x in _lines(new)]))
             continue
         old = field_text(before, key)
         if old != new:
-            out.append(FieldChange(label, word_diff(old, new)))
+            out.append(FieldChange(label, line_diff(old, new)))
     return out
 
 

@@ -140,3 +140,108 @@ def recheck(detail: StoryDetail, changes: dict[str, Any]) -> tuple[list[dict] | 
         except Exception:
             log.exception("grounding check failed on story %s", detail.row.id)
     return violations, unsupported
+
+
+# ---------------------------------------------------------------- one save path for the desk and the CLI
+
+
+def save_edit(session: Any, story_id: int, actor: str, *, expected_version: int, headline: str, summary: str,
+              view: str, tags: str, section: str) -> tuple[Any, dict[str, Any]]:
+    """Apply an editor's text the way the desk does: only changed fields, re-linted and re-grounded,
+    refused with `storage.desk.Conflict` when someone saved since `expected_version`.
+
+    Returns (the story's queue row, the fields that changed); no change saves nothing.
+    """
+    from storage import desk
+
+    detail = desk.get_story(session, story_id)
+    changes = form_changes(detail, headline, summary, view, tags, section)
+    if not changes and detail.row.version == expected_version:
+        return detail.row, {}
+    if "headline" in changes and not changes["headline"]:
+        raise desk.InvalidAction("a story needs a headline")
+    violations = unsupported = None
+    if detail.row.version == expected_version:  # a stale edit is refused by the desk; no need to check it
+        violations, unsupported = recheck(detail, changes)
+    row = desk.edit(session, story_id, actor, expected_version=expected_version, changes=changes,
+                    violations=violations, unsupported=unsupported)
+    return row, changes
+
+
+# ---------------------------------------------------------------- the draft as one Markdown document (CLI editing)
+
+DOC_SECTIONS = ("View", "Tags", "Section", "Sources")
+_DOC_HEAD = re.compile(r"^##\s+(\w+)\s*$")
+
+
+def draft_document(detail: StoryDetail, view_label: str) -> str:
+    """The draft as a Markdown file an editor changes in $EDITOR; `parse_document` reads it back."""
+    lines = [
+        f"<!-- Story {detail.row.id}, version {detail.row.version} ({detail.row.status}). Edit the headline, the summary",
+        "     (one sentence per line ending with its source numbers, e.g. [1][2]; an empty line starts a paragraph),",
+        f"     the view (printed after \"{view_label}\", which you do not type), the tags and the section.",
+        "     Save and quit to apply; an unchanged file changes nothing. The sources are for reference. -->",
+        "",
+        f"# {detail.row.headline}",
+        "",
+        summary_to_text(detail.summary, detail.sources),
+        "",
+        "## View",
+        "",
+        strip_view_opener(detail.view),
+        "",
+        "## Tags",
+        "",
+        ", ".join(detail.tags),
+        "",
+        "## Section",
+        "",
+        detail.section or "",
+        "",
+        "## Sources",
+        "",
+    ]
+    lines += [f"[{n}] {s.outlet}: {s.title} <{s.url or '-'}>" for n, s in enumerate(detail.sources, start=1)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+class DocumentError(ValueError):
+    """An edited draft file that cannot be read back, with the reason."""
+
+
+def parse_document(text: str) -> dict[str, str]:
+    """headline, summary, view, tags and section from a file written by `draft_document`."""
+    text = re.sub(r"<!--.*?-->", "", text or "", flags=re.S)
+    parts: dict[str, list[str]] = {"headline": [], "summary": []}
+    current: str | None = None
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        line = raw.rstrip()
+        head = _DOC_HEAD.match(line)
+        if head and head.group(1).capitalize() in DOC_SECTIONS:
+            current = head.group(1).lower()
+            parts.setdefault(current, [])
+            continue
+        if current is None and line.startswith("# "):
+            if parts["headline"]:
+                raise DocumentError("the file has two headlines (lines starting with '# ')")
+            parts["headline"].append(line[2:].strip())
+            current = "summary"
+            continue
+        if current is None:
+            if line.strip():
+                raise DocumentError("the file must start with the headline, as '# Headline'")
+            continue
+        parts[current].append(line)
+    if not parts["headline"]:
+        raise DocumentError("the file has no headline (a line starting with '# ')")
+
+    def block(name: str) -> str:
+        return "\n".join(parts.get(name, [])).strip("\n")
+
+    return {
+        "headline": parts["headline"][0],
+        "summary": block("summary"),
+        "view": " ".join(block("view").split()),
+        "tags": ", ".join(t.strip() for t in block("tags").replace("\n", ",").split(",") if t.strip()),
+        "section": block("section").strip(),
+    }

@@ -40,6 +40,8 @@ class PublishResult:
     published_at: datetime | None = None
     notes: list[str] = field(default_factory=list)
     markdown: str = ""  # the digest as published (the publish flow's artifact)
+    style: str = ""  # the style this publication went out in
+    day_style: str = ""  # the day's own style (a --style override does not change it)
 
 
 def correction_line(when: datetime, note: str) -> str:
@@ -128,6 +130,7 @@ def publish_day(
         pub = desk.publish(s, day, actor, render, style=style, note=(note or "").strip() or None)
         pub.html = rendered["html"]  # the page as published: the newsletter is built from it
         revision, stories, published_at = pub.revision, len(pub.story_ids), pub.published_at
+        used_style, day_style = pub.style, desk.digest_data(s, day, approved_only=False).style
         md_path, html_path = out_dir / f"{day}.md", out_dir / f"{day}.html"
         archive.write_atomic(md_path, rendered["md"])
         archive.write_atomic(html_path, rendered["html"])
@@ -135,7 +138,8 @@ def publish_day(
         files = [md_path, html_path] + archive.rebuild(s, out_dir, site_url)
     url = f"{site_url.rstrip('/')}/{day}.html" if site_url else None
     result = PublishResult(day=day, revision=revision, corrected=revision > 1, files=files, url=url,
-                           stories=stories, published_at=published_at, markdown=rendered["md"])
+                           stories=stories, published_at=published_at, markdown=rendered["md"],
+                           style=used_style, day_style=day_style)
     if webhook_url:
         title = archive._heading(rendered["md"]) or f"AI news {day}"
         verb = f"Corrected ({(note or 'corrected').strip()})" if revision > 1 else "Published"

@@ -119,6 +119,17 @@ def get_account(db: Database, name: str) -> Account | None:
         return _account(user) if user is not None and user.active else None
 
 
+def require_admin_account(db: Database, name: str, doing: str) -> Account:
+    """The active admin called `name`, or UserError saying `doing` is for admins: the desk's rule, for the CLI too."""
+    account = get_account(db, name or "")
+    if account is None:
+        raise UserError(f"{doing} is for admins, and {name!r} is not an active desk account: "
+                        "pass --as NAME of an admin (see `newsdesk users list`)")
+    if not account.is_admin:
+        raise UserError(f"{doing} is for admins, and {account.name} is an {account.role}: pass --as NAME of an admin")
+    return account
+
+
 def list_users(db: Database) -> list[dict]:
     with db.session() as s:
         return [

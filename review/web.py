@@ -37,6 +37,9 @@ MESSAGES = {
     "digest": "Digest updated.",
     "published": "Published. The archive and feeds are up to date.",
     "user": "User added.",
+    "disabled": "User disabled and signed out everywhere.",
+    "enabled": "User enabled.",
+    "password": "Password reset; the user was signed out everywhere.",
 }
 
 

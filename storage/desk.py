@@ -536,6 +536,24 @@ def update_digest(
     return dg
 
 
+def apply_day_plan(session: Session, day: str, *, title: str, intro: str, headings: dict[int, str]) -> dict[str, int]:
+    """Store a machine-made day plan without touching editors' work: the title and intro only when the
+    digest has neither, a section heading only on drafts no editor has changed. Returns what changed."""
+    dg = _digest_row(session, day)
+    assert dg is not None
+    changed = {"framing": 0, "sections": 0}
+    if not (dg.title or "").strip() and not (dg.intro or "").strip() and dg.status != "published" and (title or intro):
+        dg.title, dg.intro = title or None, intro or None
+        changed["framing"] = 1
+    if headings:
+        for d in session.scalars(select(Draft).where(Draft.story_id.in_(list(headings)))):
+            if not d.edited and d.status in ("pending", "needs_human") and d.section != headings[d.story_id]:
+                d.section = headings[d.story_id]
+                changed["sections"] += 1
+    session.flush()
+    return changed
+
+
 def publish(
     session: Session,
     day: str,
@@ -570,7 +588,7 @@ def publish(
     )
     dg.publications.append(pub)
     dg.status, dg.published_at, dg.published_by = "published", utcnow(), actor
-    dg.style = data.style
+    # dg.style is left alone: a one-off style (publish --style) is the publication's, not the day's
     audit(session, actor, "digest.published" if revision == 1 else "digest.corrected", "digest", day, None, {"revision": revision, "stories": pub.story_ids})
     session.flush()
     return pub

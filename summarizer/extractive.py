@@ -26,6 +26,7 @@ from summarizer.models import SourceDoc, StoryDraft, StoryInput, SummarySentence
 
 MAX_SENTENCES = 4
 MIN_SENTENCES = 2
+SUMMARY_WORDS = (60, 120)  # the house samples' summaries: one or two written paragraphs of this length
 _DEFAULT_TOPIC = "Industry"
 _DEFAULT_SECTION = "More stories"
 
@@ -37,11 +38,24 @@ _ABBREV = {
 _SPLIT = re.compile(r"(?<=[.!?])([\"”’)]*)\s+(?=[\"“‘(]?[A-Z0-9$€£])")
 _BOILERPLATE = re.compile(
     r"https?://|www\.|©|\ball rights reserved\b|\bsubscribe\b|\bnewsletter\b|\bsign up\b|\bclick\b|"
-    r"\bread more\b|\bcookie|\badvertisement\b|\bfollow us\b",
+    r"\bread more\b|\bcookie|\badvertisement\b|\bfollow us\b|\bcopyright\s+(?:©\s*)?\d{4}",
     re.IGNORECASE,
+)
+# "SAN JOSE, Calif. (Wirepoint) — ", "LONDON (Reuters) - ", "(Wirepoint) — ": where and who filed it, not the news
+_DATELINE = re.compile(
+    r"^(?:[A-Z][A-Z.'-]+(?:\s+[A-Z][A-Z.'-]+)*(?:,\s*[A-Z][A-Za-z.]*)?\s*)?(?:\(\s*[A-Z][\w .&'-]{0,40}\)\s*)?[—–-]{1,2}\s+"
 )
 _PRONOUN_START = re.compile(r"^(?:It|This|That|These|Those|He|She|They|His|Her|Its|Their|But|And|Also|So)\b")
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'-]*")
+
+
+def strip_dateline(sentence: str) -> str:
+    """The sentence without a leading dateline or agency tag; unchanged when it has none."""
+    m = _DATELINE.match(sentence)
+    if not m or not m.group(0).strip(" —–-"):
+        return sentence
+    rest = sentence[m.end():]
+    return rest if re.match(r"^[\"“‘(]?[A-Z0-9$€£]", rest) else sentence
 
 
 def placeholder_view(style: str) -> str:
@@ -146,6 +160,7 @@ def _candidates(docs: list[SourceDoc], strict: bool) -> list[_Candidate]:
     seen: set[str] = set()
     for di, doc in enumerate(docs):
         for pos, sent in enumerate(split_sentences(doc.text)):
+            sent = strip_dateline(sent)
             key = re.sub(r"\W+", " ", sent.lower()).strip()
             if key in seen or not _clean_ok(sent, strict):
                 continue
@@ -175,6 +190,19 @@ def _score(cands: list[_Candidate], docs: list[SourceDoc], previous: str | None)
         c.score = score
 
 
+_NUMBER = re.compile(r"[$€£]?\d[\d,.]*(?:\s?(?:%|percent|billion|million|bn|m)\b)?")
+
+
+def same_fact(a: str, b: str) -> bool:
+    """Two sentences that say the same thing in other words: most content words shared, or the same figures."""
+    ta, tb = set(_tokens(a)), set(_tokens(b))
+    if ta and tb and len(ta & tb) / min(len(ta), len(tb)) >= 0.6:
+        return True
+    na = {n.strip(" .,") for n in _NUMBER.findall(a) if len(n.strip(" .,")) > 1}
+    nb = {n.strip(" .,") for n in _NUMBER.findall(b) if len(n.strip(" .,")) > 1}
+    return len(na & nb) >= 2
+
+
 def _select(cands: list[_Candidate], max_words: int) -> list[_Candidate]:
     """Greedy MMR: best-scored first, no near-duplicates, a bonus for covering another source."""
     chosen: list[_Candidate] = []
@@ -191,8 +219,9 @@ def _select(cands: list[_Candidate], max_words: int) -> list[_Candidate]:
         ranked = sorted(pool, key=lambda c: (-value(c), c.doc_index, c.position))
         pick = None
         for c in ranked:
-            too_similar = any(_cosine(c.vector, s.vector) > 0.35 for s in chosen)
-            if not too_similar and words + c.words <= max_words:
+            too_similar = any(_cosine(c.vector, s.vector) > 0.35 or same_fact(c.text, s.text) for s in chosen)
+            dangling = bool(_PRONOUN_START.match(c.text))  # "It ..." needs the sentence before it, which we may not have
+            if not too_similar and not dangling and words + c.words <= max_words:
                 pick = c
                 break
         if pick is None:
@@ -208,7 +237,7 @@ def _clean_title(doc: SourceDoc) -> str:
     outlet = (doc.outlet or "").strip()
     if outlet:
         title = re.sub(r"\s*[|\-–—:]\s*" + re.escape(outlet) + r"\s*$", "", title, flags=re.IGNORECASE)
-    title = re.sub(r"[*_`#<>\[\]]", "", title).strip()
+    title = re.sub(r"[*`#<>\[\]]|(?<!\w)_+|_+(?!\w)", "", title).strip()  # keep @jt_lin's underscore
     return title.rstrip(".").strip() if not title.endswith("...") else title
 
 
@@ -234,7 +263,8 @@ def choose_headline(docs: list[SourceDoc], style: str) -> str:
 def guess_tags(docs: list[SourceDoc], limit: int = 5) -> list[str]:
     """Tags from the controlled vocabulary by keyword match; at least one (a generic topic)."""
     titles = " ".join(d.title for d in docs)
-    body = " ".join(d.text for d in docs)
+    # only sentences that could be news: copyright lines and sign-up prompts tag nothing ("Legal" from "© ... rights")
+    body = " ".join(x for d in docs for x in split_sentences(d.text) if not _BOILERPLATE.search(x))
     entity_hits: list[tuple[int, int, str]] = []
     topic_hits: list[tuple[int, int, str]] = []
     for order, entry in enumerate(tag_vocabulary()):
@@ -289,7 +319,7 @@ def draft_extractive(story: StoryInput, style: str) -> StoryDraft:
     rules = style_rules(style)
     docs = [d for d in story.sources if (d.text or d.title).strip()]
     previous = story.previous.summary if story.previous and story.previous.summary else None
-    max_words = rules.summary_words[1] - 20
+    max_words = min(rules.summary_words[1] - 20, SUMMARY_WORDS[1])
     chosen: list[_Candidate] = []
     for strict in (True, False):
         cands = _candidates(docs, strict)

@@ -110,15 +110,31 @@ def view_body(view: str) -> str:
     return strip_view_opener(_ws(view))
 
 
-def all_tags(stories: list[DigestStory]) -> list[str]:
-    """Tags of all stories, first spelling wins, in story order (the Awesome AI Daily tag line)."""
+TAG_LINE_MAX = 6  # the house sample's tag line: one line of about six names
+
+
+def all_tags(stories: list[DigestStory], limit: int = TAG_LINE_MAX) -> list[str]:
+    """The Awesome AI Daily tag line: at most `limit` tags, the day's names (companies, products,
+    and tags outside the topic vocabulary) before generic topics, each group by how many stories
+    carry it, then by first appearance; first spelling wins."""
+    from summarizer.lint import tag_entry
+
     seen: dict[str, str] = {}
+    stories_with: dict[str, int] = {}
+    first: dict[str, int] = {}
     for s in stories:
-        for t in s.tags:
+        for t in dict.fromkeys(t.strip() for t in s.tags if t.strip()):
             key = re.sub(r"[\s\-_.]+", "", t.casefold())
-            if t.strip() and key not in seen:
-                seen[key] = t.strip()
-    return list(seen.values())
+            if key not in seen:
+                seen[key], first[key] = t, len(first)
+            stories_with[key] = stories_with.get(key, 0) + 1
+
+    def is_topic(key: str) -> bool:
+        entry = tag_entry(seen[key])
+        return entry is not None and entry.kind == "topic"
+
+    order = sorted(seen, key=lambda k: (is_topic(k), -stories_with[k], first[k]))
+    return [seen[k] for k in order[:limit]]
 
 
 def safe_url(url: str | None) -> str | None:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from fakes.social_apis import MASTODON_TOKEN, TG_CHAT, TG_TOKEN, WEBHOOK, SocialApis
 from newsdesk.cli import app
 from newsdesk.config import ConfigError, load_settings
+from review.users import add_user
 from smtp_server import SmtpServer
 from storage import desk
 from storage.db import Database
@@ -72,8 +73,9 @@ def test_publish_email_and_post_then_send_again(env: dict[str, str], db: Databas
         out = run(env, "send", "--day", DAY, "--email", "--post", "all")
         assert "email: 0 sent, 2 already had it" in out and "discord: already posted" in out and "mastodon: sent" in out
         assert len(smtp.received) == 2 and len(api.posts["discord"]) == 1 and len(api.posts["mastodon"]) == 1
-        # a correction tells nobody unless asked
-        out = run(env, "publish", "--day", DAY, "--note", "fixed a typo", "--email", "--post", "discord")
+        # a correction tells nobody unless asked (and only an admin publishes one)
+        add_user(db, "root", "admin", "correct horse battery")
+        out = run(env, "publish", "--day", DAY, "--note", "fixed a typo", "--email", "--post", "discord", "--as", "root")
         assert "revision 2" in out and "2 skipped" in out and "discord: not posted" in out
         assert len(smtp.received) == 2
         run(env, "send", "--day", DAY, "--email", "--notify")

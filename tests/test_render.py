@@ -46,7 +46,7 @@ def test_awesome_markdown_structure():
     md = render_markdown(digest(), "awesome-ai-daily")
     lines = md.splitlines()
     assert lines[0] == "Awesome AI Daily | 2026-05-11"
-    assert lines[2] == "Nvidia · Funding · OpenAI · AI Safety"  # all stories' tags, each once
+    assert lines[2] == "Nvidia · OpenAI · Funding · AI Safety"  # names before topics, each once
     numbered = [l for l in lines if re.match(r"^\d+\. ", l)]
     assert numbered == ["1. Nvidia Commits Over $40B to AI Equity Investments in 2026",
                         "2. OpenAI disclosed accidental chain-of-thought grading",

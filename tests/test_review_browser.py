@@ -225,6 +225,9 @@ def _review_and_publish(server, tab: Tab, shot: Shots) -> None:
     shot(pg, "05-digest-full", full=True)
 
     pg.click("button:has-text('Publish 2026-11-18')")
+    pg.wait_for_selector(".confirm-publish")  # what goes out, and where, before it goes
+    assert "2026-11-18.html" in pg.locator(".confirm-files").inner_text()
+    pg.click("button:has-text('Yes, publish 2026-11-18')")
     pg.wait_for_selector(".notice.ok")
     assert "Published" in pg.locator(".notice.ok").inner_text()
     assert "Revision 1" in pg.locator(".pubs").inner_text()
@@ -345,6 +348,7 @@ def test_script_in_drafts_and_sources_shows_as_text_and_never_runs(server, tabs,
         pg.wait_for_selector("iframe.preview")
         assert "onerror" in pg.frame_locator("iframe.preview").locator("body").inner_text()
         pg.click("button:has-text('Publish 2026-11-18')")
+        pg.click("button:has-text('Yes, publish 2026-11-18')")
         pg.wait_for_selector(".notice.ok")
         pg.goto((server["out"] / f"{DAY}.html").as_uri())
         assert "onerror=alert('img')" in pg.locator("body").inner_text()

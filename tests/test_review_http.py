@@ -325,7 +325,7 @@ def test_edit_saves_a_new_version_and_reruns_the_real_checks(desk_env) -> None:
         d = desk.get_story(s, sid)
     assert d.unsupported == [] and "view.markup" not in {v["rule"] for v in d.violations}
     html = client.get(page).text
-    assert "<del>" in html and "<ins>" in html and "sharper." in html and "by <b>ana</b>" in html
+    assert "<del class=\"dl\"" in html and "<ins class=\"dl\"" in html and "sharper." in html and "by <b>ana</b>" in html
     assert 'class="sent unsupported"' not in html
 
 

@@ -97,6 +97,7 @@ def _post(entry: dict) -> Post:
         ),
         parent=parent,
         root=root,
+        reply_to_other=bool(reply and not reposted and parent is None),
     )
 
 

@@ -49,6 +49,7 @@ class Post:
     parent: str | None = None
     root: str | None = None
     title: str | None = None
+    reply_to_other: bool = False  # a reply in someone else's conversation: chatter, never a story
 
 
 # -- small value helpers ------------------------------------------------------
@@ -275,8 +276,9 @@ def to_item(post: Post, spec: SourceSpec) -> CollectedItem:
 
 
 def build_items(posts: list[Post], spec: SourceSpec) -> list[CollectedItem]:
-    """Merge self-threads and turn posts into items."""
-    return [to_item(p, spec) for p in merge_threads(posts)]
+    """Merge self-threads and turn posts into items; replies to other people are left out
+    ("@jt_lin congrats on the new job" is conversation, not news)."""
+    return [to_item(p, spec) for p in merge_threads([p for p in posts if not p.reply_to_other])]
 
 
 def malformed(warnings: list[str], index: int, exc: BaseException) -> None:

@@ -71,6 +71,7 @@ def _post(status: dict, own_id: str, is_own) -> Post:
         engagement=counts(original, ENGAGEMENT),
         links=clean_links(hrefs + [card.get("url")], is_own),
         parent=parent,
+        reply_to_other=bool(not reblogged and status.get("in_reply_to_id") and parent is None),
     )
 
 

@@ -86,6 +86,7 @@ def _post(tweet: dict, own: dict, tweets: dict[str, dict], users: dict[str, dict
         engagement=counts(source.get("public_metrics"), ENGAGEMENT),
         links=clean_links(_links(source), _is_own),
         parent=parent,
+        reply_to_other="replied_to" in refs and "retweeted" not in refs and parent is None,
         root=root,
     )
 

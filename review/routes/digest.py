@@ -127,6 +127,33 @@ def restore(day: str, request: Request, version: int = Form(...), story_id: int 
     return _update(request, day, version, dropped=[x for x in dropped if x != story_id])
 
 
+@router.get("/digest/{day}/publish")
+def confirm_publish(day: str, request: Request, note: str = "", send_email: str = "", notify: str = "",
+                    user: Account = Depends(require_user)) -> Response:
+    """Before anything goes out: what will be published, in which style, to which files and feeds, and who is told."""
+    check_day(day)
+    app = desk_of(request)
+    with app.db.session() as s:
+        data = desk.digest_data(s, day)
+        extras = digest_extras(s, day)
+    correction = data.status == "published"
+    if correction and not user.is_admin:
+        raise Forbidden("This digest is already published. Only an admin can publish a correction.")
+    settings = app.settings
+    out = settings.publish_dir
+    site = (settings.site_url or "").rstrip("/")
+    files = [(out / name, f"{site}/{name}" if site else None) for name in (f"{day}.md", f"{day}.html", "index.html", "feed.xml", "feed.json")]
+    options = delivery_options(request)
+    channels = [c for c in request.query_params.getlist("send_channel") if c in options["channels"]]
+    sends = {"email": bool(send_email) and options["email"] and user.is_admin, "channels": channels if user.is_admin else [],
+             "notify": bool(notify) and correction}
+    return render(
+        request, "publish_confirm.html", day=day, nav_day=day, data=data, styles=STYLES, files=files, correction=correction,
+        revision=len(extras["publications"]) + 1, note=note.strip(), webhook=bool(settings.webhook_url), sends=sends,
+        title=f"Publish {day}?",
+    )
+
+
 @router.post("/digest/{day}/publish")
 async def publish(day: str, request: Request, background: BackgroundTasks, version: int = Form(...), note: str = Form(""),
                   style: str = Form(""), send_email: str = Form(""), notify: str = Form(""),

@@ -119,12 +119,12 @@ def edit(
     return RedirectResponse(f"/story/{story_id}?ok=saved", status_code=303)
 
 
-def _decide(request: Request, story_id: int, action, ok: str, **kwargs: Any) -> Response:
+def _decide(request: Request, story_id: int, action, ok: str, yours: dict[str, str] | None = None, **kwargs: Any) -> Response:
     try:
         with desk_of(request).db.session() as s:
             action(s, story_id, request.state.user.name, **kwargs)
     except desk.Conflict as exc:
-        return _conflict(request, story_id, exc, None)
+        return _conflict(request, story_id, exc, yours)
     except desk.GateRefused as exc:  # the truth gate: say what is open, offer an audited override where allowed
         return _page(request, story_id, status_code=400,
                      gate={"flags": exc.flags, "overridable": exc.overridable, "message": str(exc)})
@@ -135,8 +135,20 @@ def _decide(request: Request, story_id: int, action, ok: str, **kwargs: Any) -> 
 
 @router.post("/story/{story_id}/approve")
 def approve(story_id: int, request: Request, version: int = Form(...), override: str = Form(""),
+            headline: str | None = Form(None), summary: str | None = Form(None), view: str | None = Form(None),
+            tags: str | None = Form(None), section: str | None = Form(None),
             user: Account = Depends(require_user)) -> Response:
-    return _decide(request, story_id, desk.approve, "approved", expected_version=version, override=override or None)
+    """The Approve button sends the edit form's text too: on a conflict the editor sees their own text,
+    and unsaved changes are never approved unseen."""
+    yours = None
+    if headline is not None:
+        yours = {"headline": headline, "summary": summary or "", "view": view or "", "tags": tags or "", "section": section or ""}
+        with desk_of(request).db.session() as s:
+            detail = desk.get_story(s, story_id)
+        if detail.row.version == version and form_changes(detail, **yours):
+            return _page(request, story_id, status_code=400, form=yours, form_version=version,
+                         error="You have unsaved changes: save them first, then approve the saved text.")
+    return _decide(request, story_id, desk.approve, "approved", yours, expected_version=version, override=override or None)
 
 
 @router.post("/story/{story_id}/reject")
