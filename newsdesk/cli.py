@@ -647,6 +647,15 @@ def _mount_subscribers() -> None:
 _mount_subscribers()
 
 
+def _mount_reach() -> None:
+    from newsdesk import cli_search
+
+    cli_search.register(app)
+
+
+_mount_reach()
+
+
 @app.command()
 def demo(
     port: int = typer.Option(8765, "--port", help="Port of the local sample-day server (fixed, so reruns see the same URLs)."),

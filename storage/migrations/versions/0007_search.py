@@ -1,0 +1,52 @@
+"""search: full-text indexes over stories, drafts, items and articles (SQLite FTS5, PostgreSQL tsvector + GIN)
+
+SQLite keeps one FTS5 table per indexed table, filled by triggers on every
+insert, update and delete; PostgreSQL keeps a generated tsvector column with a
+GIN index, which the database itself keeps in step. `storage.search.rebuild`
+refills the FTS5 tables from the rows.
+
+Revision ID: 0007
+Revises: 0003
+"""
+from alembic import op
+
+from storage.search_schema import PG_VECTOR as _PG_VECTOR, SQLITE_TEXT as _SQLITE_TEXT
+
+revision = '0007'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        for table, (fts, cols, exprs) in _SQLITE_TEXT.items():
+            op.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({', '.join(cols)}, tokenize='porter unicode61')")
+            new = ", ".join(e.format(r="NEW") for e in exprs)
+            op.execute(f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} BEGIN "
+                       f"INSERT INTO {fts}(rowid, {', '.join(cols)}) VALUES (NEW.id, {new}); END")
+            op.execute(f"CREATE TRIGGER {fts}_au AFTER UPDATE ON {table} BEGIN "
+                       f"DELETE FROM {fts} WHERE rowid = OLD.id; "
+                       f"INSERT INTO {fts}(rowid, {', '.join(cols)}) VALUES (NEW.id, {new}); END")
+            op.execute(f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} BEGIN "
+                       f"DELETE FROM {fts} WHERE rowid = OLD.id; END")
+            rows = ", ".join(e.format(r=table) for e in exprs)
+            op.execute(f"INSERT INTO {fts}(rowid, {', '.join(cols)}) SELECT {table}.id, {rows} FROM {table}")
+    elif bind.dialect.name == "postgresql":
+        for table, vector in _PG_VECTOR.items():
+            op.execute(f"ALTER TABLE {table} ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({vector}) STORED")
+            op.execute(f"CREATE INDEX ix_{table}_search ON {table} USING gin (search_vector)")
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        for table, (fts, _, _) in _SQLITE_TEXT.items():
+            for suffix in ("ai", "au", "ad"):
+                op.execute(f"DROP TRIGGER IF EXISTS {fts}_{suffix}")
+            op.execute(f"DROP TABLE IF EXISTS {fts}")
+    elif bind.dialect.name == "postgresql":
+        for table in _PG_VECTOR:
+            op.execute(f"DROP INDEX IF EXISTS ix_{table}_search")
+            op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_vector")
