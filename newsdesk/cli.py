@@ -648,9 +648,10 @@ _mount_subscribers()
 
 
 def _mount_reach() -> None:
-    from newsdesk import cli_search
+    from newsdesk import cli_add, cli_search
 
     cli_search.register(app)
+    cli_add.register(app)
 
 
 _mount_reach()

@@ -1,4 +1,6 @@
-"""search: full-text indexes over stories, drafts, items and articles (SQLite FTS5, PostgreSQL tsvector + GIN)
+"""search and links added by hand: full-text indexes (SQLite FTS5, PostgreSQL tsvector + GIN); who added an item
+
+`items.added_by` / `items.added_note` name the editor who pasted a link, and why.
 
 SQLite keeps one FTS5 table per indexed table, filled by triggers on every
 insert, update and delete; PostgreSQL keeps a generated tsvector column with a
@@ -9,6 +11,7 @@ Revision ID: 0007
 Revises: 0003
 """
 from alembic import op
+import sqlalchemy as sa
 
 from storage.search_schema import PG_VECTOR as _PG_VECTOR, SQLITE_TEXT as _SQLITE_TEXT
 
@@ -19,6 +22,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column('items', sa.Column('added_by', sa.String(length=200), nullable=True))
+    op.add_column('items', sa.Column('added_note', sa.Text(), nullable=True))
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         for table, (fts, cols, exprs) in _SQLITE_TEXT.items():
@@ -50,3 +55,6 @@ def downgrade() -> None:
         for table in _PG_VECTOR:
             op.execute(f"DROP INDEX IF EXISTS ix_{table}_search")
             op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_vector")
+    with op.batch_alter_table('items') as batch:
+        batch.drop_column('added_note')
+        batch.drop_column('added_by')

@@ -1,0 +1,161 @@
+"""Links added by hand: fetched through the collectors' guard from a real loopback server, extracted,
+placed into the day's matching story or a new one, shown with who added it; failures are one line and kept."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from flows.add_link import AddLinkError, add_link
+from flows.pipeline import Context
+from httpserver import Route, TestServer
+from newsdesk.cli import app
+from newsdesk.config import load_settings
+from storage import desk
+from storage.db import Database
+from storage.models import Article, AuditLog, Item, Story
+from test_review_http import DAY, seed
+
+
+def page(title: str, paragraphs: list[str], site: str = "Example Tech News") -> bytes:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            f'<meta property="og:site_name" content="{site}"></head><body><header><nav><a href="/">Home</a></nav></header>'
+            f"<main><article><h1>{title}</h1>{body}</article></main><footer>© Example</footer></body></html>").encode()
+
+
+FALCON = page("Falcon-9B tops coding benchmarks, Acme Lab says", [
+    "Acme Lab released Falcon-9B on Tuesday, a 9B-parameter open model that leads coding benchmarks among open models.",
+    "The Falcon-9B model beats larger rivals on coding benchmarks, according to figures Acme Lab published with the release.",
+    "Acme Lab said Falcon-9B is available under an open licence and that pricing for hosted access was not disclosed.",
+    "Independent testers were still reproducing the Falcon-9B coding benchmark results on Wednesday.",
+])
+QUANTUM = page("A quantum annealer schedules freight trains", [
+    "A logistics company used a quantum annealer to schedule freight trains across three countries this week.",
+    "The annealer cut idle time in rail yards by a fifth in a month-long trial, the company said in a statement.",
+    "Rail operators have long struggled with scheduling problems that grow quickly with the number of trains.",
+    "The company plans a second trial with passenger trains next spring if regulators agree to the experiment.",
+])
+
+
+@pytest.fixture
+def site():
+    with TestServer() as srv:
+        srv.routes["/robots.txt"] = Route(200, b"User-agent: *\nDisallow: /private/\n", {"Content-Type": "text/plain"})
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        srv.routes["/falcon"] = Route(200, FALCON, html)
+        srv.routes["/quantum"] = Route(200, QUANTUM, html)
+        srv.routes["/private/memo"] = Route(200, QUANTUM, html)
+        srv.routes["/gone"] = Route(404, b"not found", html)
+        srv.routes["/shell"] = Route(200, b"<html><body><div id='app'></div></body></html>", html)
+        yield srv
+
+
+def env_of(db: Database, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"NEWSDESK_DATA_DIR": str(tmp_path / "data"), "NEWSDESK_DATABASE_URL": db.url,
+            "NEWSDESK_ALLOW_PRIVATE_HOSTS": "loopback", "NEWSDESK_HTTP_PER_HOST": "1", **extra}
+
+
+def ctx_of(db: Database, tmp_path: Path, **extra: str) -> Context:
+    settings = load_settings(env_of(db, tmp_path, **extra))
+    settings.http.retries = 1
+    return Context(settings, db)
+
+
+def count(db: Database, model) -> int:
+    with db.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def test_a_link_about_a_story_of_the_day_joins_it_and_shows_who_added_it(db: Database, tmp_path: Path, site) -> None:
+    keys = seed(db)
+    result = add_link(ctx_of(db, tmp_path), site.url("/falcon"), actor="ana", day=DAY, note="the lab's own figures")
+    assert result.joined and not result.already and result.story_id == keys["falcon"]
+    assert site.hits("/falcon")[0].headers["user-agent"].startswith("newsdesk/")  # the collectors' client
+    assert site.hits("/robots.txt")  # politely
+    with db.session() as s:
+        detail = desk.get_story(s, keys["falcon"])
+    (added,) = [r for r in detail.sources if r.added_by]
+    assert added.added_by == "ana" and added.added_note == "the lab's own figures"
+    assert added.outlet == "Example Tech News" and "Independent testers" in added.text
+    with db.session() as s:
+        audit = s.scalars(select(AuditLog).where(AuditLog.action == "link.added")).one()
+        assert audit.actor == "ana" and audit.after["joined"] is True
+
+    again = add_link(ctx_of(db, tmp_path), site.url("/falcon"), actor="ana", day=DAY)  # a rerun: nothing twice
+    assert again.already and again.story_id == keys["falcon"] and again.item_id == result.item_id
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Item).where(Item.added_by.is_not(None))) == 1
+        assert len(desk.get_story(s, keys["falcon"]).sources) == 3
+
+
+def test_an_unrelated_link_makes_a_new_story_the_desk_can_find(db: Database, tmp_path: Path, site) -> None:
+    from storage import search
+
+    keys = seed(db)
+    result = add_link(ctx_of(db, tmp_path), site.url("/quantum"), actor="ben", day=DAY)
+    assert not result.joined and result.story_id not in (keys["falcon"], keys["chips"], keys["robots"])
+    with db.session() as s:
+        story = s.get(Story, result.story_id)
+        assert story.day == DAY and story.active and story.reasons == ["added by hand by ben"]
+        assert story.title == "A quantum annealer schedules freight trains"
+        ranks = [r for (r,) in s.execute(select(Story.rank).where(Story.day == DAY, Story.active.is_(True)))]
+        assert story.rank == max(ranks)
+        assert [h.story_id for h in search.search(s, "annealer freight")] == [result.story_id]
+
+
+def test_draft_on_request(db: Database, tmp_path: Path, site) -> None:
+    seed(db)
+    result = add_link(ctx_of(db, tmp_path), site.url("/quantum"), actor="ben", day=DAY, draft=True)
+    assert result.drafted
+    with db.session() as s:
+        detail = desk.get_story(s, result.story_id)
+        assert detail.row.status in ("pending", "needs_human") and detail.summary
+
+
+@pytest.mark.parametrize("path, reason", [
+    ("/gone", "HTTP 404"),
+    ("/private/memo", "robots.txt"),
+    ("/shell", "no article text"),
+])
+def test_failures_are_one_line_kept_on_the_article_and_change_nothing_else(db: Database, tmp_path: Path, site, path, reason) -> None:
+    seed(db)
+    stories, items = count(db, Story), count(db, Item)
+    with pytest.raises(AddLinkError, match=reason) as err:
+        add_link(ctx_of(db, tmp_path), site.url(path), actor="ana", day=DAY)
+    assert "\n" not in str(err.value)
+    assert (count(db, Story), count(db, Item)) == (stories, items)
+    with db.session() as s:
+        art = s.scalars(select(Article).where(Article.canonical_url.like(f"%{path}"))).one()
+        assert art.status == "failed" and reason in art.error
+        assert s.scalars(select(AuditLog).where(AuditLog.action == "link.add_failed")).one().actor == "ana"
+
+
+def test_the_ssrf_rules_of_collecting_hold(db: Database, tmp_path: Path, site) -> None:
+    seed(db)
+    ctx = ctx_of(db, tmp_path, NEWSDESK_ALLOW_PRIVATE_HOSTS="false")  # public addresses only, as in production
+    with pytest.raises(AddLinkError, match="could not add"):
+        add_link(ctx, site.url("/falcon"), actor="ana", day=DAY)
+    assert site.hits("/falcon") == []  # refused before any connection
+    for bad in ("file:///etc/passwd", "javascript:alert(1)", "not a url", "ftp://example.org/x"):
+        with pytest.raises(AddLinkError, match="not a web address"):
+            add_link(ctx, bad, actor="ana", day=DAY)
+
+
+def test_cli_add(db: Database, tmp_path: Path, site) -> None:
+    keys = seed(db)
+    env = env_of(db, tmp_path, NEWSDESK_EDITOR="cleo")
+    runner = CliRunner()
+    res = runner.invoke(app, ["add", site.url("/falcon"), "--day", DAY, "--note", "primary source", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["story_id"] == keys["falcon"] and data["added_by"] == "cleo" and data["joined"]
+    res = runner.invoke(app, ["add", site.url("/quantum"), "--day", DAY, "--as", "dan"], env=env)
+    assert res.exit_code == 0 and "new story #" in res.output
+    res = runner.invoke(app, ["add", site.url("/gone"), "--day", DAY], env=env)
+    assert res.exit_code == 1 and res.output.count("\n") == 1 and "HTTP 404" in res.output
+    res = runner.invoke(app, ["add", site.url("/quantum"), "--day", "18.11.2026"], env=env)
+    assert res.exit_code == 1 and "bad day" in res.output
