@@ -35,6 +35,7 @@ MESSAGES = {
     "digest": "Digest updated.",
     "published": "Published. The archive and feeds are up to date.",
     "user": "User added.",
+    "added": "Link added: it is one of this story's sources now.",
 }
 
 

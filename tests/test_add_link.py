@@ -159,3 +159,36 @@ def test_cli_add(db: Database, tmp_path: Path, site) -> None:
     assert res.exit_code == 1 and res.output.count("\n") == 1 and "HTTP 404" in res.output
     res = runner.invoke(app, ["add", site.url("/quantum"), "--day", "18.11.2026"], env=env)
     assert res.exit_code == 1 and "bad day" in res.output
+
+
+def test_the_desk_form_adds_a_link_and_keeps_the_input_on_failure(db: Database, tmp_path: Path, site) -> None:
+    from starlette.testclient import TestClient
+
+    from newsdesk.webapp import build_app
+    from review.users import add_user
+    from test_review_http import PASSWORD, csrf_of, login
+
+    keys = seed(db)
+    add_user(db, "ana", "editor", PASSWORD)
+    settings = load_settings(env_of(db, tmp_path, NEWSDESK_SECRET_KEY="test-secret-key-0123456789"))
+    client = TestClient(build_app(settings), base_url="http://testserver", follow_redirects=False)
+    assert client.get("/add").status_code in (302, 303)  # editors only
+    assert login(client, "ana").status_code == 303
+    form = client.get(f"/add?day={DAY}").text
+    assert f'value="{DAY}"' in form
+    resp = client.post("/add", data={"csrf_token": csrf_of(form), "url": site.url("/falcon"), "day": DAY,
+                                     "note": "straight from the lab"})
+    assert resp.status_code == 303 and resp.headers["location"] == f"/story/{keys['falcon']}?ok=added"
+    story = client.get(resp.headers["location"]).text
+    assert "added by ana: straight from the lab" in story and "Link added" in story
+
+    resp = client.post("/add", data={"csrf_token": csrf_of(form), "url": site.url("/gone"), "day": DAY, "note": "keep me"})
+    assert resp.status_code == 502 and "HTTP 404" in resp.text and 'value="keep me"' in resp.text
+    resp = client.post("/add", data={"csrf_token": csrf_of(form), "url": site.url("/quantum"), "day": "tomorrow"})
+    assert resp.status_code == 400 and "must look like" in resp.text and site.hits("/quantum") == []
+    assert client.post("/add", data={"url": site.url("/quantum"), "day": DAY}).status_code == 403  # no CSRF token
+    resp = client.post("/add", data={"csrf_token": csrf_of(form), "url": site.url("/quantum"), "day": DAY, "draft": "1"})
+    assert resp.status_code == 303
+    with db.session() as s:
+        new_id = int(resp.headers["location"].split("/")[2].split("?")[0])
+        assert desk.get_story(s, new_id).summary  # drafted on request
