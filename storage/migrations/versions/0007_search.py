@@ -31,7 +31,9 @@ def upgrade() -> None:
             new = ", ".join(e.format(r="NEW") for e in exprs)
             op.execute(f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} BEGIN "
                        f"INSERT INTO {fts}(rowid, {', '.join(cols)}) VALUES (NEW.id, {new}); END")
-            op.execute(f"CREATE TRIGGER {fts}_au AFTER UPDATE ON {table} BEGIN "
+            # Only a change to an indexed column re-indexes the row (a draft's attempts or an item's
+            # engagement change often and say nothing searchable).
+            op.execute(f"CREATE TRIGGER {fts}_au AFTER UPDATE OF {', '.join(cols)} ON {table} BEGIN "
                        f"DELETE FROM {fts} WHERE rowid = OLD.id; "
                        f"INSERT INTO {fts}(rowid, {', '.join(cols)}) VALUES (NEW.id, {new}); END")
             op.execute(f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} BEGIN "
