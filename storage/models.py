@@ -140,7 +140,8 @@ class ItemLink(Base):
     """An article a post points to, so the post and the article can join one story."""
 
     __tablename__ = "item_links"
-    __table_args__ = (UniqueConstraint("item_id", "article_id", name="uq_item_links"),)
+    __table_args__ = (UniqueConstraint("item_id", "article_id", name="uq_item_links"),
+                      Index("ix_item_links_article", "article_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
@@ -172,7 +173,7 @@ class Story(Base):
 
 class StoryItem(Base):
     __tablename__ = "story_items"
-    __table_args__ = (UniqueConstraint("story_id", "item_id", name="uq_story_items"),)
+    __table_args__ = (UniqueConstraint("story_id", "item_id", name="uq_story_items"), Index("ix_story_items_item", "item_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))

@@ -164,21 +164,30 @@ def search(
     found = _matches(session, words)
     if not found:
         return []
-    q = (select(Story).where(Story.id.in_(list(found)), Story.active.is_(True))
+    # Filter on ids alone, then load (and cut snippets for) only the stories shown: a common word can
+    # match thousands of stories, and loading them all cost seconds (bench/search.py).
+    passing: list[int] = []
+    candidates = list(found)
+    for start in range(0, len(candidates), 5000):
+        q = select(Story.id).where(Story.id.in_(candidates[start:start + 5000]), Story.active.is_(True))
+        if day_from:
+            q = q.where(Story.day >= day_from)
+        if day_to:
+            q = q.where(Story.day <= day_to)
+        if status == "undrafted":
+            q = q.where(~exists().where(Draft.story_id == Story.id))
+        elif status:
+            q = q.where(exists().where(and_(Draft.story_id == Story.id, Draft.status == status)))
+        if source:
+            q = q.where(exists().where(and_(StoryItem.story_id == Story.id, StoryItem.item_id == Item.id,
+                                            Item.source_id == Source.id, Source.name == source)))
+        passing += session.scalars(q).all()
+    passing.sort(key=lambda i: (-found[i][0], -i))  # best match first; ties: the newest story
+    shown = passing[:limit]
+    q = (select(Story).where(Story.id.in_(shown))
          .options(selectinload(Story.draft),
                   selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.source),
                   selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.article)))
-    if day_from:
-        q = q.where(Story.day >= day_from)
-    if day_to:
-        q = q.where(Story.day <= day_to)
-    if status == "undrafted":
-        q = q.where(~exists().where(Draft.story_id == Story.id))
-    elif status:
-        q = q.where(exists().where(and_(Draft.story_id == Story.id, Draft.status == status)))
-    if source:
-        q = q.where(exists().where(and_(StoryItem.story_id == Story.id, StoryItem.item_id == Item.id,
-                                        Item.source_id == Source.id, Source.name == source)))
     hits = []
     for story in session.scalars(q):
         score, kinds = found[story.id]
@@ -191,9 +200,9 @@ def search(
             sources=sorted({si.item.source.name for si in story.items}),
             snippet=_snippet(story, words),
         ))
-    hits.sort(key=lambda h: (h.day, h.story_id), reverse=True)  # ties: the newest day first
-    hits.sort(key=lambda h: -h.score)
-    return hits[:limit]
+    order = {story_id: n for n, story_id in enumerate(shown)}
+    hits.sort(key=lambda h: order[h.story_id])
+    return hits
 
 
 def rebuild(session: Session) -> dict[str, int]:

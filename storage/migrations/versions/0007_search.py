@@ -24,6 +24,10 @@ depends_on = None
 def upgrade() -> None:
     op.add_column('items', sa.Column('added_by', sa.String(length=200), nullable=True))
     op.add_column('items', sa.Column('added_note', sa.Text(), nullable=True))
+    # Search goes from a matching item or article to its stories: without these, each match scanned
+    # story_items / item_links whole (their unique keys lead with the other column).
+    op.create_index('ix_story_items_item', 'story_items', ['item_id'])
+    op.create_index('ix_item_links_article', 'item_links', ['article_id'])
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         for table, (fts, cols, exprs) in _SQLITE_TEXT.items():
@@ -57,6 +61,8 @@ def downgrade() -> None:
         for table in _PG_VECTOR:
             op.execute(f"DROP INDEX IF EXISTS ix_{table}_search")
             op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_vector")
+    op.drop_index('ix_item_links_article', table_name='item_links')
+    op.drop_index('ix_story_items_item', table_name='story_items')
     with op.batch_alter_table('items') as batch:
         batch.drop_column('added_note')
         batch.drop_column('added_by')
