@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python -m bench.collect
 	$(BIN)/python -m bench.draft
 	$(BIN)/python -m bench.newsletter
+	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.extraction ../shared/eval/article-extraction
 	$(BIN)/python -m bench.clustering ../shared/eval/event-clusters/ecbplus_docs.jsonl
 

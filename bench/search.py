@@ -57,11 +57,15 @@ def write(db: Database, items: int, seed: int = 7) -> float:
     return time.perf_counter() - start
 
 
+schemas: list[str] = []
+
+
 def database(url: str | None, tmp: Path, name: str) -> Database:
     if url is None:
         db = Database(f"sqlite:///{tmp / name}.db")
     else:
         schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+        schemas.append(schema)
         with create_engine(url).begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         db = Database(f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}")
@@ -114,6 +118,10 @@ def main() -> None:
                   f"ratio {t_like / t_fts:.1f}x")
         indexed.dispose()
         plain.dispose()
+        if args.postgres:  # leave nothing behind
+            with create_engine(args.postgres).begin() as conn:
+                for schema in schemas:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 if __name__ == "__main__":

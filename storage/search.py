@@ -77,23 +77,23 @@ SELECT si.story_id, -bm25(search_articles), 'source'
   JOIN story_items si ON si.item_id = l.item_id WHERE search_articles MATCH :q
 """
 
-_PG_MATCHES = """
-WITH q AS (SELECT plainto_tsquery('english', :q) AS q)
-SELECT s.id AS story_id, ts_rank(s.search_vector, q.q) AS score, 'story' AS kind
-  FROM stories s, q WHERE s.search_vector @@ q.q
+_PG_Q = "plainto_tsquery('english', :q)"  # inline each time (not a CTE), so each GIN index is used
+_PG_MATCHES = f"""
+SELECT s.id AS story_id, ts_rank(s.search_vector, {_PG_Q}) AS score, 'story' AS kind
+  FROM stories s WHERE s.search_vector @@ {_PG_Q}
 UNION ALL
-SELECT d.story_id, ts_rank(d.search_vector, q.q), 'draft' FROM drafts d, q WHERE d.search_vector @@ q.q
+SELECT d.story_id, ts_rank(d.search_vector, {_PG_Q}), 'draft' FROM drafts d WHERE d.search_vector @@ {_PG_Q}
 UNION ALL
-SELECT si.story_id, ts_rank(i.search_vector, q.q), 'source'
-  FROM items i JOIN story_items si ON si.item_id = i.id, q WHERE i.search_vector @@ q.q
+SELECT si.story_id, ts_rank(i.search_vector, {_PG_Q}), 'source'
+  FROM items i JOIN story_items si ON si.item_id = i.id WHERE i.search_vector @@ {_PG_Q}
 UNION ALL
-SELECT si.story_id, ts_rank(a.search_vector, q.q), 'source'
-  FROM articles a JOIN items i ON i.article_id = a.id JOIN story_items si ON si.item_id = i.id, q
-  WHERE a.search_vector @@ q.q
+SELECT si.story_id, ts_rank(a.search_vector, {_PG_Q}), 'source'
+  FROM articles a JOIN items i ON i.article_id = a.id JOIN story_items si ON si.item_id = i.id
+  WHERE a.search_vector @@ {_PG_Q}
 UNION ALL
-SELECT si.story_id, ts_rank(a.search_vector, q.q), 'source'
-  FROM articles a JOIN item_links l ON l.article_id = a.id JOIN story_items si ON si.item_id = l.item_id, q
-  WHERE a.search_vector @@ q.q
+SELECT si.story_id, ts_rank(a.search_vector, {_PG_Q}), 'source'
+  FROM articles a JOIN item_links l ON l.article_id = a.id JOIN story_items si ON si.item_id = l.item_id
+  WHERE a.search_vector @@ {_PG_Q}
 """
 
 
