@@ -192,3 +192,21 @@ def test_the_desk_form_adds_a_link_and_keeps_the_input_on_failure(db: Database, 
     with db.session() as s:
         new_id = int(resp.headers["location"].split("/")[2].split("?")[0])
         assert desk.get_story(s, new_id).summary  # drafted on request
+
+
+def test_a_rerun_of_the_night_keeps_the_link_in_its_story(db: Database, tmp_path: Path, site) -> None:
+    from flows.pipeline import cluster_stage
+
+    from storage.models import StoryItem
+
+    seed(db)
+    ctx = ctx_of(db, tmp_path, NEWSDESK_DAY_CUTOFF="12:00")  # the seeded items (09:00) fall in the day's window
+    added = add_link(ctx, site.url("/falcon"), actor="ana", day=DAY)
+    cluster_stage(ctx, DAY)
+    with db.session() as s:
+        def story_of(item_id: int) -> int:
+            return s.scalars(select(StoryItem.story_id).join(Story, Story.id == StoryItem.story_id)
+                             .where(StoryItem.item_id == item_id, Story.active.is_(True))).one()
+        w1, l1 = (s.scalars(select(Item.id).where(Item.guid == g)).one() for g in ("w1", "l1"))
+        assert story_of(added.item_id) == story_of(w1) == story_of(l1)
+        assert s.get(Item, added.item_id).added_by == "ana"
