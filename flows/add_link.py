@@ -27,7 +27,7 @@ from flows.pipeline import Context, regenerate_story
 from newsdesk.config import parse_day
 from storage import desk
 from storage.limits import LIMITS
-from storage.models import Item, Source, Story, StoryItem, utcnow
+from storage.models import Article, Item, Source, Story, StoryItem, utcnow
 from storage.writes import ensure_articles, save_extraction, upsert_sources
 
 MANUAL_SOURCE = "Added by hand"
@@ -129,7 +129,8 @@ def add_link(ctx: Context, url: str, *, actor: str, day: str | None = None, note
 
     def failed(reason: str) -> AddLinkError:
         with ctx.db.session() as s:
-            save_extraction(s, article_id, status="failed", error=reason)
+            if s.get(Article, article_id).status != "ok":  # a page the night already extracted keeps its text
+                save_extraction(s, article_id, status="failed", error=reason)
             desk.audit(s, actor, "link.add_failed", "article", article_id, None, {"url": url, "day": day, "error": reason})
         return AddLinkError(f"could not add {url}: {reason}")
 

@@ -210,3 +210,16 @@ def test_a_rerun_of_the_night_keeps_the_link_in_its_story(db: Database, tmp_path
         w1, l1 = (s.scalars(select(Item.id).where(Item.guid == g)).one() for g in ("w1", "l1"))
         assert story_of(added.item_id) == story_of(w1) == story_of(l1)
         assert s.get(Item, added.item_id).added_by == "ana"
+
+
+def test_a_failed_add_never_spoils_a_page_the_night_already_extracted(db: Database, tmp_path: Path, site) -> None:
+    seed(db)
+    ctx = ctx_of(db, tmp_path)
+    add_link(ctx, site.url("/falcon"), actor="ana", day=DAY)
+    site.routes["/falcon"] = Route(503, b"busy", {"Content-Type": "text/plain"})
+    with pytest.raises(AddLinkError, match="HTTP 503"):
+        add_link(ctx, site.url("/falcon"), actor="ana", day=DAY)
+    with db.session() as s:
+        art = s.scalars(select(Article).where(Article.canonical_url == site.url("/falcon"))).one()
+        assert art.status == "ok" and "Independent testers" in art.text
+        assert s.scalars(select(AuditLog).where(AuditLog.action == "link.add_failed")).one().after["error"].startswith("HTTP 503")
