@@ -46,6 +46,7 @@ bench: setup
 	$(BIN)/python -m bench.draft
 	$(BIN)/python -m bench.newsletter
 	$(BIN)/python -m bench.extraction ../shared/eval/article-extraction ../shared/eval/wcxb-articles
+	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.clustering ../shared/eval/event-clusters/ecbplus_docs.jsonl
 
 clean:

@@ -825,6 +825,14 @@ def _mount_digest() -> None:
 
 
 _mount_digest()
+def _mount_reach() -> None:
+    from newsdesk import cli_add, cli_search
+
+    cli_search.register(app)
+    cli_add.register(app)
+
+
+_mount_reach()
 
 
 @app.command()

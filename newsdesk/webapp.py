@@ -1,4 +1,4 @@
-"""Builds the editors' web app from settings, wiring "regenerate" to the drafter."""
+"""Builds the editors' web app from settings, wiring "regenerate" to the drafter and "add link" to the fetcher."""
 from __future__ import annotations
 
 import asyncio
@@ -33,6 +33,13 @@ def build_app(settings: Settings):
         await asyncio.to_thread(pipeline.regenerate_story, pipeline.Context(settings, db), story_id,
                                 instruction=instruction, actor=actor)
 
+    async def add_link(url: str, day: str | None, note: str | None, draft: bool, actor: str) -> tuple[int, str]:
+        from flows import add_link as adding
+
+        result = await asyncio.to_thread(adding.add_link, pipeline.Context(settings, db), url, actor=actor,
+                                         day=day, note=note, draft=draft)
+        return result.story_id, "; ".join([adding.describe(result), *result.notes])
+
     return create_app(ReviewSettings(
         database_url=settings.database_url,
         secret_key=secret_key(settings),
@@ -42,5 +49,6 @@ def build_app(settings: Settings):
         trusted_proxies=settings.trusted_proxies,
         regenerate=regenerate if settings.llm.configured else None,
         draft=regenerate,
+        add_link=add_link,
         delivery=settings.delivery,
     ))

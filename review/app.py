@@ -72,8 +72,9 @@ def create_app(settings: ReviewSettings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     from review.routes import auth, delivery, digest, queue, story, users
+    from review.routes import add_link, search
 
-    for module in (auth, queue, story, digest, users, delivery):
+    for module in (auth, queue, story, digest, users, delivery, search, add_link):
         app.include_router(module.router)
     return app
 

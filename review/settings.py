@@ -10,6 +10,10 @@ from review.delivery.settings import DeliverySettings
 RegenerateHook = Callable[[int, "str | None", str], Awaitable[None]]
 """regenerate(story_id, instruction, actor): redraft one story (the lead wires it to the drafter)."""
 
+AddLinkHook = Callable[[str, "str | None", "str | None", bool, str], Awaitable["tuple[int, str]"]]
+"""add_link(url, day, note, draft, actor) -> (story id, one-line outcome): fetch and place a link an editor pasted
+(the lead wires it to flows.add_link, which fetches through the collectors' guard). Raises with a one-line reason."""
+
 
 @dataclass
 class ReviewSettings:
@@ -32,6 +36,7 @@ class ReviewSettings:
     default_style: str = "awesome-ai-daily"
     regenerate: RegenerateHook | None = None
     draft: RegenerateHook | None = None  # "Draft this" for a story past the cap (extractive without an LLM)
+    add_link: AddLinkHook | None = None
     delivery: DeliverySettings | None = None  # newsletter and channels; None: sending is off
 
     def __post_init__(self) -> None:

@@ -40,6 +40,7 @@ MESSAGES = {
     "disabled": "User disabled and signed out everywhere.",
     "enabled": "User enabled.",
     "password": "Password reset; the user was signed out everywhere.",
+    "added": "Link added: it is one of this story's sources now.",
 }
 
 

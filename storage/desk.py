@@ -74,6 +74,8 @@ class SourceRef:
     author: str | None = None
     text: str = ""
     published_at: datetime | None = None
+    added_by: str | None = None  # an editor pasted this link
+    added_note: str | None = None
 
 
 @dataclass
@@ -122,6 +124,13 @@ class StoryDetail:
 
 
 def _outlet(item: Item) -> str:
+    """The outlet readers see: a link added by hand is named by its site, not by the desk's source for it."""
+    if item.added_by and item.article is not None and item.article.site_name:
+        return item.article.site_name
+    if item.added_by and item.url:
+        from urllib.parse import urlsplit
+
+        return urlsplit(item.url).hostname or "unknown"
     return item.source.name if item.source is not None else "unknown"
 
 
@@ -143,6 +152,8 @@ def source_refs(story: Story) -> list[SourceRef]:
                 author=it.author,
                 text=text or "",
                 published_at=it.published_at,
+                added_by=it.added_by,
+                added_note=it.added_note,
             )
         )
     return refs

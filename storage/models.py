@@ -2,7 +2,9 @@
 
 Every table that a pipeline stage writes has a natural unique key, so a stage
 that runs twice updates rows instead of adding them (see `storage.writes`).
-Times are stored as timezone-aware UTC.
+Times are stored as timezone-aware UTC. The full-text index (migration 0007) lives beside these
+tables (FTS5 tables on SQLite, generated `search_vector` columns on PostgreSQL) and is not mapped:
+the database keeps it, `storage.search` reads it.
 """
 from __future__ import annotations
 
@@ -127,6 +129,8 @@ class Item(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    added_by: Mapped[str | None] = mapped_column(String(200))  # the editor who pasted this link (None: collected)
+    added_note: Mapped[str | None] = mapped_column(Text)  # their note: why it matters
 
     source: Mapped[Source] = relationship()
     article: Mapped[Article | None] = relationship()
@@ -136,7 +140,8 @@ class ItemLink(Base):
     """An article a post points to, so the post and the article can join one story."""
 
     __tablename__ = "item_links"
-    __table_args__ = (UniqueConstraint("item_id", "article_id", name="uq_item_links"),)
+    __table_args__ = (UniqueConstraint("item_id", "article_id", name="uq_item_links"),
+                      Index("ix_item_links_article", "article_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
@@ -168,7 +173,7 @@ class Story(Base):
 
 class StoryItem(Base):
     __tablename__ = "story_items"
-    __table_args__ = (UniqueConstraint("story_id", "item_id", name="uq_story_items"),)
+    __table_args__ = (UniqueConstraint("story_id", "item_id", name="uq_story_items"), Index("ix_story_items_item", "item_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))

@@ -264,12 +264,12 @@ def _check_published_files(out: Path) -> None:
     assert not atom.bozo, atom.get("bozo_exception")
     assert atom.version == "atom10" and atom.feed.get("title")
     (entry,) = atom.entries
-    assert entry.id == f"{SITE}/{DAY}" and entry.link == f"{SITE}/{DAY}.html"
+    assert entry.id == f"urn:newsdesk:digest:{DAY}" and entry.link == f"{SITE}/{DAY}.html"
     assert entry.get("updated") and entry.get("title")
 
     feed = json.loads((out / "feed.json").read_text())
     _check_json_feed_1_1(feed)
-    assert [i["id"] for i in feed["items"]] == [f"{SITE}/{DAY}"]
+    assert [i["id"] for i in feed["items"]] == [f"urn:newsdesk:digest:{DAY}"]
 
 
 def _check_json_feed_1_1(feed: dict[str, Any]) -> None:

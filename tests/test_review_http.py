@@ -525,7 +525,7 @@ def test_publish_writes_the_archive_and_feeds_and_corrections_keep_ids(desk_env)
     atom = feedparser.parse((out / "feed.xml").read_text())
     assert not atom.bozo and len(atom.entries) == 1
     first_id, first_updated = atom.entries[0].id, atom.entries[0].updated
-    assert first_id == f"{SITE}/{DAY}" and atom.entries[0].link == f"{SITE}/{DAY}.html"
+    assert first_id == f"urn:newsdesk:digest:{DAY}" and atom.entries[0].link == f"{SITE}/{DAY}.html"
     feed = json.loads((out / "feed.json").read_text())
     assert feed["version"] == "https://jsonfeed.org/version/1.1"
     assert [i["id"] for i in feed["items"]] == [first_id] and feed["items"][0]["url"] == f"{SITE}/{DAY}.html"
