@@ -18,6 +18,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
+from review.archive_threads import write_thread_pages
 from storage.desk import published_days
 
 TEMPLATES = Path(__file__).parent / "templates" / "archive"
@@ -172,4 +173,5 @@ def rebuild(session: Session, out_dir: Path, site_url: str | None, feed_title: s
         path = out_dir / name
         write_atomic(path, text)
         written.append(path)
+    written += write_thread_pages(session, out_dir, feed_title, write_atomic)
     return written
