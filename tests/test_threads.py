@@ -193,3 +193,82 @@ def test_a_short_thread_window_splits_a_story_with_gaps(db: Database, tmp_path: 
         cluster_stage(ctx, night)
     scores = score(_doc_threads(db), gold, {d["id"]: d["topic"] for d in docs})
     assert scores.split_events > 0 and scores.merged_threads == 0
+
+
+# ------------------------------------------------------------------ the desk's story page and the archive
+
+PASSWORD = "correct horse battery"
+
+
+def _two_published_days(db: Database, out: Path) -> dict[str, int]:
+    """A story published on day 0 and its update on day 1 (one thread); day 1 has an unrelated story too."""
+    from review.publishing import publish_day
+
+    with db.session() as s:
+        items = _items(s, 3)
+        ids = {"a": _story(s, _day(0), "a", items[:1])}
+        ids["b"] = _story(s, _day(1), "b", items[1:2], previous=ids["a"])
+        ids["c"] = _story(s, _day(1), "c", items[2:3])
+        heads = {"a": "Lab <b>announces</b> the Orrel model", "b": "Update: the lab ships the Orrel model",
+                 "c": "A harbour gets a new crane"}
+        for key, head in heads.items():
+            item = items["abc".index(key)]
+            save_machine_draft(s, ids[key], style="awesome-ai-daily", status="pending", model="m", prompt_version="v",
+                               input_hash=key, fields={
+                                   "headline": head, "summary": [{"text": f"Item {key} said so.", "source_ids": [str(item)]}],
+                                   "view": "Awesome AI View: it matters for the field.", "tags": ["Models"]})
+            desk.approve(s, ids[key], "ana")
+    publish_day(db, _day(0), "ana", out)
+    publish_day(db, _day(1), "ana", out)
+    return ids
+
+
+def test_archive_has_a_page_per_running_story_with_its_published_days(db: Database, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    ids = _two_published_days(db, out)
+    with db.session() as s:
+        thread = s.get(Story, ids["a"]).thread_id
+        lone = s.get(Story, ids["c"]).thread_id
+    page = (out / f"thread-{thread}.html").read_text(encoding="utf-8")
+    assert page.index(f'href="{_day(0)}.html"') < page.index(f'href="{_day(1)}.html"')
+    assert "Lab &lt;b&gt;announces&lt;/b&gt; the Orrel model" in page and "<b>announces" not in page  # escaped
+    assert "Update: the lab ships the Orrel model" in page and "What changed: Item b said so." in page
+    assert "harbour" not in page
+    assert not (out / f"thread-{lone}.html").exists()  # one day only: no thread page
+    listing = (out / "threads.html").read_text(encoding="utf-8")
+    assert f'href="thread-{thread}.html"' in listing and "Update: the lab ships the Orrel model" in listing
+    assert 'href="threads.html"' in (out / "index.html").read_text(encoding="utf-8")
+    # A thread that no longer qualifies loses its page on the next rebuild.
+    from review.archive import rebuild
+
+    with db.session() as s:
+        replace_day_stories(s, _day(1), [])
+        assign_threads(s, _day(1), 14)
+    with db.session() as s:
+        rebuild(s, out, None)
+    assert not (out / f"thread-{thread}.html").exists()
+    assert "No running story yet" in (out / "threads.html").read_text(encoding="utf-8")
+
+
+def test_story_page_shows_the_running_story_timeline(db: Database, tmp_path: Path) -> None:
+    import re
+
+    from starlette.testclient import TestClient
+
+    from review.app import create_app
+    from review.settings import ReviewSettings
+    from review.users import add_user
+
+    ids = _two_published_days(db, tmp_path / "site")
+    add_user(db, "ana", "editor", PASSWORD)
+    settings = ReviewSettings(database_url=db.url, secret_key="test-secret-key-0123456789", publish_dir=tmp_path / "site")
+    client = TestClient(create_app(settings), follow_redirects=False)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    assert client.post("/login", data={"name": "ana", "password": PASSWORD, "csrf_token": token, "next": "/"}).status_code == 303
+    html = client.get(f"/story/{ids['b']}").text
+    timeline_html = html[html.index('id="thread"'):html.index("</section>", html.index('id="thread"'))]
+    assert f'href="/story/{ids["a"]}"' in timeline_html and "Lab &lt;b&gt;announces&lt;/b&gt; the Orrel model" in timeline_html
+    assert "(this story)" in timeline_html and "First reported: Item a said so." in timeline_html
+    assert "What changed: Item b said so." in timeline_html
+    assert timeline_html.index(_day(0)) < timeline_html.index(_day(1))
+    assert 'id="thread"' not in client.get(f"/story/{ids['c']}").text  # a one-day story has no timeline
