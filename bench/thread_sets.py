@@ -62,29 +62,34 @@ def demo_collection() -> tuple[Docs, Gold]:
 
 
 def spread(docs: Docs, gold: Gold, span_days: int = 20, per_day: int = 1, seed: int = 0,
-           max_gap: int = 3) -> Docs:
-    """Each document gets a ``day`` (ISO date): its event's documents over following days."""
+           max_gap: int = 3, apart: int | None = None) -> Docs:
+    """Each document gets a ``day`` (ISO date): its event's documents over following days.
+
+    ``apart``: the events of one topic come one after the other, the next starting ``apart``
+    days after the previous one's last document (a recurrence weeks later, as ECB+'s
+    subtopics are in the world); None: every event starts anywhere in the span (the hard case:
+    two events of one kind running at the same time).
+    """
     rng = random.Random(seed)
     by_event: dict[str, list[dict]] = defaultdict(list)
     for d in sorted(docs, key=lambda d: (str(d.get("published") or ""), d["id"])):
         by_event[gold[d["id"]]].append(d)
+    topic_end: dict[str, int] = {}
     out = []
     for event in sorted(by_event):
         day = rng.randrange(span_days)
         members = by_event[event]
+        topic = str(members[0].get("topic", event))
+        if apart is not None and topic in topic_end:
+            day = topic_end[topic] + apart
         for k in range(0, len(members), per_day):
             for d in members[k:k + per_day]:
                 when = datetime.combine(FIRST_DAY + timedelta(days=day), datetime.min.time(), tzinfo=timezone.utc)
                 out.append(dict(d, day=(FIRST_DAY + timedelta(days=day)).isoformat(),
                                 published_at=when + timedelta(hours=rng.uniform(7, 23))))
+            topic_end[topic] = day
             day += rng.randint(1, max_gap)
     return sorted(out, key=lambda d: (d["day"], d["id"]))
-
-
-@dataclass
-class Night:
-    day: str
-    stories: list[list[str]]  # doc ids per story
 
 
 def simulate(docs: Docs, window_days: int = 14) -> dict[str, int]:

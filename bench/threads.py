@@ -7,7 +7,10 @@ is given (43 topics, each two events of one kind: the two must stay two threads)
 event's documents are dealt out over days (``--span`` days, gaps of 1-3 days), one or
 two a day, then the night is simulated day after day: cluster, continuity, thread.
 
-Printed per collection and documents-a-day: BCubed P/R/F1 of threads against gold
+Two layouts: "together" (every event starts anywhere in the span, so the two events of one
+topic run at the same time: the hard case) and "apart" (the second event of a topic starts
+window + 1 days after the first one's last document, a recurrence as in the world).
+Printed per collection, layout and documents-a-day: BCubed P/R/F1 of threads against gold
 events, purity (share of documents in a one-event thread), events split over threads,
 threads holding several events, of which across topics (unrelated stories joined) and
 within a topic (two events of one kind joined); mean and worst over ``--seeds``.
@@ -24,19 +27,26 @@ from bench.thread_sets import demo_collection, ecb_collection, score, simulate, 
 
 def run(name: str, docs: list[dict], gold: dict[str, str], seeds: int, window: int, span: int) -> None:
     topic = {d["id"]: str(d.get("topic", gold[d["id"]])) for d in docs}
-    for per_day in (1, 2):
-        rows, started = [], time.perf_counter()
-        for seed in range(seeds):
-            rows.append(score(simulate(spread(docs, gold, span_days=span, per_day=per_day, seed=seed), window),
-                              gold, topic))
-        secs = (time.perf_counter() - started) / seeds
-        mean = lambda attr: sum(getattr(r, attr) for r in rows) / len(rows)  # noqa: E731
-        worst = min(rows, key=lambda r: r.f1)
-        print(f"{name:<6} {per_day}/day  P {mean('precision'):.3f}  R {mean('recall'):.3f}  "
-              f"F1 {mean('f1'):.3f} (worst {worst.f1:.3f})  purity {mean('purity'):.3f}  "
-              f"split {mean('split_events'):.1f}  merged {mean('merged_threads'):.1f} "
-              f"(across topics {mean('cross_topic'):.1f}, same kind {mean('same_kind'):.1f})  "
-              f"{secs:.1f} s/run")
+    for layout, apart in (("together", None), ("apart", window + 1)):
+        for per_day in (1, 2):
+            rows, started = [], time.perf_counter()
+            for seed in range(seeds):
+                days = spread(docs, gold, span_days=span, per_day=per_day, seed=seed, apart=apart)
+                rows.append(score(simulate(days, window), gold, topic))
+            _print(f"{name} {layout}", per_day, rows, (time.perf_counter() - started) / seeds)
+
+
+def _print(name: str, per_day: int, rows: list, secs: float) -> None:
+    """One line: means over seeds, and the worst seed's F1."""
+    def mean(attr: str) -> float:
+        return sum(getattr(r, attr) for r in rows) / len(rows)
+
+    worst = min(rows, key=lambda r: r.f1)
+    print(f"{name:<14} {per_day}/day  P {mean('precision'):.3f}  R {mean('recall'):.3f}  "
+          f"F1 {mean('f1'):.3f} (worst {worst.f1:.3f})  purity {mean('purity'):.3f}  "
+          f"split {mean('split_events'):.1f}  merged {mean('merged_threads'):.1f} "
+          f"(across topics {mean('cross_topic'):.1f}, same kind {mean('same_kind'):.1f})  "
+          f"{secs:.1f} s/run")
 
 
 def main(argv: list[str] | None = None) -> int:
