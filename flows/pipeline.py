@@ -42,6 +42,9 @@ log = logging.getLogger("newsdesk")
 
 MAX_ARTICLE_ATTEMPTS = 3
 HISTORY_DAYS = 3
+# Beyond HISTORY_DAYS (up to the thread window), continuity looks at each day's best-ranked
+# stories only: a bound on the work of a busy night, far above the dozen stories drafted a day.
+OLDER_STORIES_PER_DAY = 200
 # Worker processes for CPU-bound feed parsing and page extraction (see bench/collect.py).
 PARSE_WORKERS = 2
 
@@ -368,9 +371,11 @@ def _previous_stories(session, day: str, days: int = HISTORY_DAYS):
     from newsdesk.config import parse_day
 
     first = (parse_day(day) - timedelta(days=days)).isoformat()
+    recent = (parse_day(day) - timedelta(days=HISTORY_DAYS)).isoformat()
     q = (
         select(Story)
-        .where(Story.day >= first, Story.day < day, Story.active.is_(True))
+        .where(Story.day >= first, Story.day < day, Story.active.is_(True),
+               or_(Story.day >= recent, Story.rank <= OLDER_STORIES_PER_DAY))
         .options(selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.source),
                  selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.article),
                  selectinload(Story.draft))
