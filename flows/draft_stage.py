@@ -53,9 +53,23 @@ def story_input(session, story: Story) -> "StoryInput":
         if prev is not None:
             d = prev.draft
             summary = " ".join(s.get("text", "") for s in (d.summary if d else []) or [])
-            previous = PreviousStory(day=prev.day, headline=(d.headline if d and d.headline else prev.title), summary=summary)
+            previous = PreviousStory(day=prev.day, headline=(d.headline if d and d.headline else prev.title), summary=summary,
+                                     timeline=_earlier_days(session, story))
     docs = [SourceDoc(id=r.id, title=r.title, outlet=r.outlet, url=r.url, text=r.text, published_at=r.published_at, kind=r.kind) for r in refs]
     return StoryInput(story_id=story.id, day=story.day, sources=docs, previous=previous)
+
+
+TIMELINE_ENTRIES = 6  # the prompt gets the thread's latest days, not a month of headlines
+
+
+def _earlier_days(session, story: Story) -> list[str]:
+    """The thread's days before this story, "day: headline", oldest first (the latest few)."""
+    from storage.threads import timeline
+
+    if story.thread_id is None:
+        return []
+    entries = [e for e in timeline(session, story.thread_id, published=set()).entries if e.day < story.day]
+    return [f"{e.day}: {e.headline}" for e in entries[-TIMELINE_ENTRIES:]]
 
 
 def redraft_reason(d: Draft | None, key: str, mode: str | None, *, force: bool) -> str | None:

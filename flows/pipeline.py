@@ -21,9 +21,10 @@ from sqlalchemy.orm import selectinload
 from extractors.http import Fetcher, FetchError
 from extractors.models import SourceResult, SourceSpec
 from flows.progress import Reporter, quiet
-from newsdesk.config import Settings
+from newsdesk.config import Settings, parse_day
 from newsdesk.sources import load_sources, spec_to_dict
 from storage.db import Database
+from storage.threads import assign_threads
 from storage.models import Article, Item, ItemLink, Source, Story, StoryItem
 from storage.outlets import outlet_name
 from summarizer.unionfind import UnionFind
@@ -42,6 +43,9 @@ log = logging.getLogger("newsdesk")
 
 MAX_ARTICLE_ATTEMPTS = 3
 HISTORY_DAYS = 3
+# Beyond HISTORY_DAYS (up to the thread window), continuity looks at each day's best-ranked
+# stories only: a bound on the work of a busy night, far above the dozen stories drafted a day.
+OLDER_STORIES_PER_DAY = 200
 # Worker processes for CPU-bound feed parsing and page extraction (see bench/collect.py).
 PARSE_WORKERS = 2
 
@@ -331,9 +335,11 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
             candidates[-1]._item_ids = [i.id for i in group_items]  # type: ignore[attr-defined]
             candidates[-1]._hashes = frozenset(i.content_hash for i in group_items)  # type: ignore[attr-defined]
 
-        previous = _previous_stories(s, day)
+        previous = _previous_stories(s, day, max(HISTORY_DAYS, settings.thread_days))
+        novelty_from = (parse_day(day) - timedelta(days=HISTORY_DAYS)).isoformat()
         _, end = settings.window(day)
-        ranked = rank(candidates, now=end, recent_texts=[p.title + "\n" + p.text for p in previous])
+        ranked = rank(candidates, now=end,
+                      recent_texts=[p.title + "\n" + p.text for p in previous if p.day >= novelty_from])
         links_prev = link_stories(
             [(c.key, c.title, c.text, c._hashes) for c in candidates],  # type: ignore[attr-defined]
             previous,
@@ -350,6 +356,7 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
                 previous_story_id=cont.previous_id if cont else None, is_repeat=bool(cont and cont.is_repeat),
             ))
         replace_day_stories(s, day, writes)
+        assign_threads(s, day, settings.thread_days)
     ctx.reporter.done("cluster")
     return {
         "items": len(items),
@@ -359,16 +366,18 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
     }
 
 
-def _previous_stories(session, day: str):
+def _previous_stories(session, day: str, days: int = HISTORY_DAYS):
     from storage.desk import source_refs
     from summarizer.continuity import PreviousStory
 
     from newsdesk.config import parse_day
 
-    first = (parse_day(day) - timedelta(days=HISTORY_DAYS)).isoformat()
+    first = (parse_day(day) - timedelta(days=days)).isoformat()
+    recent = (parse_day(day) - timedelta(days=HISTORY_DAYS)).isoformat()
     q = (
         select(Story)
-        .where(Story.day >= first, Story.day < day, Story.active.is_(True))
+        .where(Story.day >= first, Story.day < day, Story.active.is_(True),
+               or_(Story.day >= recent, Story.rank <= OLDER_STORIES_PER_DAY))
         .options(selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.source),
                  selectinload(Story.items).selectinload(StoryItem.item).selectinload(Item.article),
                  selectinload(Story.draft))
@@ -380,6 +389,7 @@ def _previous_stories(session, day: str):
         out.append(PreviousStory(
             id=st.id, day=st.day, title=(st.draft.headline if st.draft and st.draft.headline else st.title), text=text,
             published=st.id in published_ids, content_hashes=frozenset(si.item.content_hash for si in st.items),
+            thread_id=st.thread_id,
         ))
     return out
 

@@ -110,6 +110,7 @@ class Settings:
     style: str = "awesome-ai-daily"
     max_stories: int = 12
     flag_after: int = 3
+    thread_days: int = 14  # a story joins its predecessor's thread when that is at most this many days older
     x_bearer_token: str | None = None
     site_url: str | None = None
     webhook_url: str | None = None
@@ -213,6 +214,14 @@ def parse_day(value: str) -> date:
         raise ConfigError(f"bad day {value!r}: no such date ({exc})") from None
 
 
+def _thread_days(env: Mapping[str, str]) -> int:
+    """NEWSDESK_THREAD_DAYS: how many days back a running story's thread may continue (default 14)."""
+    days = int(_number(env, "NEWSDESK_THREAD_DAYS", 14, int))
+    if days < 1:
+        raise ConfigError(f"NEWSDESK_THREAD_DAYS must be at least 1, not {days}")
+    return days
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (defaults first, variables over them)."""
     env = os.environ if env is None else env
@@ -267,6 +276,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         style=style,
         max_stories=int(_number(env, "NEWSDESK_MAX_STORIES", 12, int)),
         flag_after=int(_number(env, "NEWSDESK_FLAG_AFTER", 3, int)),
+        thread_days=_thread_days(env),
         x_bearer_token=env.get("NEWSDESK_X_BEARER_TOKEN") or None,
         site_url=env.get("NEWSDESK_SITE_URL") or None,
         webhook_url=env.get("NEWSDESK_WEBHOOK_URL") or None,

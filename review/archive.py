@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from review import archive_pages
+from review.archive_threads import write_thread_pages
 from storage.desk import published_days
 from storage.models import Draft
 
@@ -260,4 +261,5 @@ def rebuild(session: Session, out_dir: Path, site_url: str | None, feed_title: s
         write_atomic(path, text)
         written.append(path)
     written += archive_pages.write_pages(days, out_dir, feed_title, write_atomic)
+    written += write_thread_pages(session, out_dir, feed_title, write_atomic)
     return written

@@ -148,6 +148,15 @@ class ItemLink(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
 
 
+class Thread(Base):
+    """A running story across days: every day's story of one event joins its predecessor's thread."""
+
+    __tablename__ = "threads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Story(Base):
     """One event of one day, told by many items; `key` keeps its identity across reruns."""
 
@@ -164,6 +173,7 @@ class Story(Base):
     previous_story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
     is_repeat: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)  # false once a rerun regrouped it away
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

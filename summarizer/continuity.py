@@ -7,8 +7,9 @@ the same measure clustering uses, >= ``LINK_THRESHOLD``).
 
 Each current story takes its best previous story: shared items first, then
 the highest similarity, then the latest day. Links are assigned greedily over
-all pairs in that order, so one previous story is continued by at most one
-current story and the best match wins.
+all pairs in that order, so one previous story (or one thread, when the previous
+stories carry thread ids) is continued by at most one current story and the best
+match wins.
 
 A continuation is a *repeat* when the previous story was published and the
 current one brings nothing new (every content hash of it is already in the
@@ -38,6 +39,7 @@ class PreviousStory:
     text: str
     published: bool
     content_hashes: frozenset[str]
+    thread_id: int | None = None  # stories of one thread are continued once a day, like one story
 
 
 @dataclass
@@ -103,13 +105,14 @@ def link_stories(
         pairs.append(((shared, round(sim, 9), prev.day, prev.id), i, j))
     pairs.sort(key=lambda p: p[0], reverse=True)
     links: dict[str, Continuation] = {}
-    taken: set[int] = set()
+    taken: set[tuple[str, int]] = set()
     for _, i, j in pairs:
         key, _, _, hashes = current[i]
-        if key in links or j in taken:
-            continue
         prev = previous[j]
-        taken.add(j)
+        thread = ("t", prev.thread_id) if prev.thread_id is not None else ("s", prev.id)
+        if key in links or thread in taken:
+            continue
+        taken.add(thread)
         links[key] = Continuation(
             previous_id=prev.id,
             is_repeat=bool(prev.published and hashes and hashes <= prev.content_hashes),

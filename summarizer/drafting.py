@@ -220,6 +220,17 @@ def to_story_draft(reply: DraftReply, shown: Sequence[SourceDoc]) -> StoryDraft:
                       tags=[t.strip() for t in reply.tags if t and t.strip()], section=reply.section)
 
 
+UPDATE_PREFIX = "Update: "
+
+
+def frame_update(draft: StoryDraft, story: StoryInput) -> StoryDraft:
+    """A story that continues an earlier one is headed "Update: ...", whatever the model wrote."""
+    headline = (draft.headline or "").strip()
+    if story.previous is None or not headline or headline.lower().startswith(UPDATE_PREFIX.strip().lower()):
+        return draft
+    return draft.model_copy(update={"headline": UPDATE_PREFIX + headline[:1].upper() + headline[1:]})
+
+
 def nonempty_summary(reply: DraftReply) -> None:
     """The one thing worth a re-ask: a reply with nothing to show an editor."""
     if not [s for s in reply.summary if s.text.strip()]:
@@ -258,7 +269,8 @@ def _render(story: StoryInput, style: str, prompts: PromptSet, blocks: list[str]
         prev = story.previous
         _, user, _ = prompts.render(
             "update", previous_day=prev.day, previous_headline=escape_source_text(prev.headline),
-            previous_summary=escape_source_text(prev.summary), **variables,
+            previous_summary=escape_source_text(prev.summary),
+            timeline=[escape_source_text(t) for t in prev.timeline], **variables,
         )
     if story.instruction and story.instruction.strip():
         # The editor's words are trusted, unlike the sources; they still cannot change the format.
@@ -378,7 +390,7 @@ async def _draft_with_llm(story: StoryInput, llm: LLMClient, style: str, prompts
     prompt = await asyncio.to_thread(build_prompt, story, style, prompts, settings, llm.model, context_tokens=context)
     reply = await llm.generate(prompt.messages, DraftReply, prompt_version=base["prompt_version"], purpose="draft",
                                records=calls, validate=nonempty_summary, budget=budget, json_schema=prompt.schema)
-    draft = to_story_draft(reply, prompt.shown)
+    draft = frame_update(to_story_draft(reply, prompt.shown), story)
     violations, unsupported = await asyncio.to_thread(check_draft, draft, style, story.sources)
     best = (draft, violations, unsupported)
     notes: list[str] = []
@@ -401,7 +413,7 @@ async def _draft_with_llm(story: StoryInput, llm: LLMClient, style: str, prompts
             if exc.transient and unsupported:  # worth asking again on the next run
                 base = base | {"failure_kind": "transient"}
             break
-        draft = to_story_draft(reply, prompt.shown)
+        draft = frame_update(to_story_draft(reply, prompt.shown), story)
         violations, unsupported = await asyncio.to_thread(check_draft, draft, style, story.sources)
         if (len(unsupported), len(violations)) <= (len(best[2]), len(best[1])):
             best = (draft, violations, unsupported)
@@ -448,6 +460,7 @@ async def _fallback(story: StoryInput, style: str, base: dict[str, Any], reason:
     try:
         out = await _extractive(story, style) if story.sources else None
         draft = out.draft if isinstance(out, DraftResult) else out
+        draft = frame_update(draft, story) if draft is not None else None
     except Exception:
         log.exception("extractive fallback for story %s failed", story.story_id)
     if draft is not None:
@@ -469,6 +482,7 @@ async def _draft_without_llm(story: StoryInput, style: str, base: dict[str, Any]
     if out is None:
         return DraftResult(**base, draft=None, status="needs_human",
                            error="no LLM configured and the extractive drafter produced nothing")
+    out = frame_update(out, story)
     violations, unsupported = await asyncio.to_thread(check_draft, out, style, story.sources)
     return DraftResult(**base, draft=out, status="pending", violations=violations, unsupported=unsupported)
 

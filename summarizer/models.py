@@ -31,6 +31,7 @@ class PreviousStory(BaseModel):
     day: str
     headline: str
     summary: str = ""
+    timeline: list[str] = Field(default_factory=list)  # earlier days of the thread, "day: headline", oldest first
 
 
 class StoryInput(BaseModel):

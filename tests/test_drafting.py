@@ -114,12 +114,30 @@ async def test_ai_news_digest_style_has_section_and_why_it_matters(fake):
 
 async def test_follow_up_story_uses_the_update_prompt(fake):
     story = make_story()
-    story.previous = PreviousStory(day="2026-05-10", headline="Acme teases a model", summary="Acme teased it.")
+    story.previous = PreviousStory(day="2026-05-10", headline="Acme teases a model", summary="Acme teased it.",
+                                   timeline=["2026-05-08: Acme files a model patent", "2026-05-10: Acme teases a model"])
     result = await draft(fake, story)
     assert result.status == "pending"
-    assert result.prompt_version == "awesome-ai-daily.v2+update.v2"
+    assert result.prompt_version == "awesome-ai-daily.v2+update.v3"
     user = fake.chat_calls[0].text("user")
     assert "what is new since 2026-05-10" in user and "Acme teases a model" in user
+    assert "- 2026-05-08: Acme files a model patent\n- 2026-05-10: Acme teases a model" in user
+    assert result.draft.headline.startswith("Update: ")
+
+
+async def test_update_framing_is_added_once_and_only_to_follow_ups(fake) -> None:
+    from summarizer.drafting import frame_update
+    from summarizer.models import StoryDraft
+
+    story = make_story()
+    plain = StoryDraft(headline="acme ships the model", summary=[])
+    assert frame_update(plain, story).headline == "acme ships the model"
+    story.previous = PreviousStory(day="2026-05-10", headline="Acme teases a model")
+    assert frame_update(plain, story).headline == "Update: Acme ships the model"
+    framed = StoryDraft(headline="UPDATE: Acme ships the model", summary=[])
+    assert frame_update(framed, story).headline == "UPDATE: Acme ships the model"
+    result = await draft_story(story, llm=None, style="awesome-ai-daily")  # the extractive draft is framed too
+    assert result.draft.headline.startswith("Update: ")
 
 
 async def test_a_citation_to_no_shown_source_is_flagged_not_fatal(fake):

@@ -16,6 +16,7 @@ from summarizer.render import view_body
 from review.web import desk_of, render, require_user
 from storage import desk
 from storage.limits import LIMITS
+from storage.threads import story_thread
 
 router = APIRouter()
 
@@ -44,6 +45,7 @@ def _page(request: Request, story_id: int, status_code: int = 200, **extra: Any)
     with app.db.session() as s:
         detail = desk.get_story(s, story_id)
         prev_id, next_id = _neighbours(s, detail)
+        thread = story_thread(s, story_id)
     number = {src.id: i for i, src in enumerate(detail.sources, start=1)}
     flagged: dict[int, list[dict]] = {}
     for claim in detail.unsupported:
@@ -65,7 +67,7 @@ def _page(request: Request, story_id: int, status_code: int = 200, **extra: Any)
         form=extra.pop("form", None) or _form_values(detail), form_version=extra.pop("form_version", detail.row.version),
         history=history_view(detail.history), statuses=STATUS_LABELS, prev_id=prev_id, next_id=next_id,
         can_regenerate=app.settings.regenerate is not None, title=detail.row.headline or f"Story {story_id}",
-        **extra,
+        thread=thread, **extra,
     )
 
 
