@@ -21,6 +21,7 @@ from flows.progress import current
 from newsdesk.config import STAGES, STYLES, ConfigError, Settings, load_settings, parse_day
 from storage.db import Database
 from storage.models import Run, utcnow
+from storage.runlock import DayRunLock, mark_stale_runs
 
 
 def _fingerprint_key(context, parameters: dict[str, Any]) -> str | None:
@@ -95,11 +96,24 @@ def run_night(
     db = Database(settings.database_url)
     db.check_ready()
     ctx = Context(settings=settings, db=db, reporter=current())
-    with db.session() as s:
-        run = Run(day=day, trigger=trigger, from_stage=from_stage, status="running")
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    lock = DayRunLock(db, day, wait=settings.lock_wait)
+    try:
+        lock.acquire()  # DayBusy: another live run has this day; nothing was started or paid for
+    except BaseException:
+        db.dispose()
+        raise
+    try:
+        mark_stale_runs(db, day=day)  # we hold the day: any other "running" run of it is dead
+        with db.session() as s:
+            run = Run(day=day, trigger=trigger, from_stage=from_stage, status="running")
+            s.add(run)
+            s.flush()
+            run_id = run.id
+        lock.attach(run_id)
+    except BaseException:
+        lock.release()
+        db.dispose()
+        raise
     stats: dict[str, Any] = {"day": day, "style": style, "from_stage": from_stage}
     status = "failed"
     try:
@@ -116,12 +130,15 @@ def run_night(
         status = "ok"
     finally:
         stats["notes"] = list(ctx.notes)
-        with db.session() as s:
-            run = s.get(Run, run_id)
-            run.status, run.finished_at = status, utcnow()
-            run.stats = _public(stats)
-            run.notes = list(ctx.notes)
-        db.dispose()
+        try:
+            with db.session() as s:
+                run = s.get(Run, run_id)
+                run.status, run.finished_at = status, utcnow()
+                run.stats = _public(stats)
+                run.notes = list(ctx.notes)
+        finally:
+            lock.release()
+            db.dispose()
     return stats
 
 

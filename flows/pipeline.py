@@ -24,7 +24,7 @@ from flows.progress import Reporter, quiet
 from newsdesk.config import Settings
 from newsdesk.sources import load_sources, spec_to_dict
 from storage.db import Database
-from storage.models import Article, Item, ItemLink, Source, Story, StoryItem
+from storage.models import Article, Item, ItemLink, Source, Story, StoryItem, utcnow
 from summarizer.unionfind import UnionFind
 from storage.writes import (
     ItemWrite,
@@ -33,6 +33,7 @@ from storage.writes import (
     record_source_health,
     replace_day_stories,
     save_extraction,
+    save_extractions,
     upsert_items,
     upsert_sources,
 )
@@ -157,68 +158,134 @@ def _window_items(session, settings: Settings, day: str):
     return select(Item).where(Item.window_at >= start, Item.window_at < end)
 
 
-def articles_to_fetch(session, settings: Settings, day: str, force: bool) -> list[Article]:
-    window_ids = _window_items(session, settings, day).with_only_columns(Item.id).scalar_subquery()
+def _articles_to_fetch_query(settings: Settings, day: str, force: bool):
+    window_ids = select(Item.id).where(*_window_clause(settings, day)).scalar_subquery()
     direct = select(Item.article_id).where(Item.id.in_(window_ids), Item.article_id.is_not(None))
     linked = select(ItemLink.article_id).where(ItemLink.item_id.in_(window_ids))
     q = select(Article).where(or_(Article.id.in_(direct), Article.id.in_(linked)))
     if not force:
         q = q.where(or_(Article.status == "pending", (Article.status == "failed") & (Article.attempts < MAX_ARTICLE_ATTEMPTS)))
-    return list(session.scalars(q.order_by(Article.id)))
+    return q.order_by(Article.id)
 
 
-async def _fetch_pages(urls: list[str], settings: Settings) -> list[tuple[str, bytes | None, str | None]]:
+def _window_clause(settings: Settings, day: str):
+    start, end = settings.window(day)
+    return Item.window_at >= start, Item.window_at < end
+
+
+def articles_to_fetch(session, settings: Settings, day: str, force: bool) -> list[Article]:
+    return list(session.scalars(_articles_to_fetch_query(settings, day, force)))
+
+
+@dataclass(frozen=True)
+class PageTodo:
+    """One page to fetch: just what extraction needs (not the article's stored text)."""
+
+    id: int
+    url: str
+    attempts: int
+    final_url: str | None
+
+
+def pages_to_fetch(session, settings: Settings, day: str, force: bool) -> list[PageTodo]:
+    q = _articles_to_fetch_query(settings, day, force).with_only_columns(
+        Article.id, Article.canonical_url, Article.attempts, Article.final_url)
+    return [PageTodo(i, u, a or 0, f) for i, u, a, f in session.execute(q)]
+
+
+Fetched = tuple[str, bytes | None, str | None]  # final url, body (None when the fetch failed), error
+
+
+async def _fetch_batch(fetcher: Fetcher, urls: list[str]) -> list[Fetched]:
+    async def one(url: str) -> Fetched:
+        try:
+            resp = await fetcher.get(url, respect_robots=True)
+            return resp.url, resp.content, None
+        except FetchError as exc:
+            return url, None, exc.reason
+        except Exception as exc:  # never let one page stop the night
+            return url, None, f"{type(exc).__name__}: {exc}"
+    return await asyncio.gather(*(one(u) for u in urls))
+
+
+async def _fetch_pages(urls: list[str], settings: Settings) -> list[Fetched]:
     async with Fetcher(settings.http) as fetcher:
-        async def one(url: str):
-            try:
-                resp = await fetcher.get(url, respect_robots=True)
-                return resp.url, resp.content, None
-            except FetchError as exc:
-                return url, None, exc.reason
-            except Exception as exc:  # never let one page stop the night
-                return url, None, f"{type(exc).__name__}: {exc}"
-        return await asyncio.gather(*(one(u) for u in urls))
+        return await _fetch_batch(fetcher, urls)
 
 
 def extract_stage(ctx: Context, day: str, force: bool = False) -> dict[str, Any]:
-    """Fetch the day's article pages (robots.txt honoured) and extract their main text."""
-    from extractors import extract_many
-    from extractors.urls import canonicalize
+    """Fetch the day's article pages (robots.txt honoured) and extract their main text.
+
+    Pages go in batches (`extract_batch`): each batch is fetched, extracted and committed
+    together while the next one downloads, so memory holds two batches, not the night, and a
+    kill loses at most the batch in flight (a rerun fetches only what was not saved).
+    """
+    from extractors.article_batch import extraction_pool
 
     settings, db = ctx.settings, ctx.db
     with db.session() as s:
-        todo = [(a.id, a.canonical_url) for a in articles_to_fetch(s, settings, day, force)]
-    ctx.reporter.start("extract", len(todo))
-    fetched = asyncio.run(_fetch_pages([u for _, u in todo], settings)) if todo else []
-    pages = [(content, final) for (final, content, err) in fetched if content is not None]
-    extracted = iter(extract_many(pages, workers=PARSE_WORKERS))
+        todo = pages_to_fetch(s, settings, day, force)
     stats = {"articles": len(todo), "ok": 0, "fallback": 0, "failed": 0, "merged": 0}
-    for (aid, url), (final, content, err) in zip(todo, fetched):
-        with db.session() as s:
-            if content is None:
-                save_extraction(s, aid, status="failed", error=err)
-                stats["failed"] += 1
-            else:
-                art = next(extracted)
-                if art is None or not art.text:
-                    save_extraction(s, aid, status="empty", final_url=final, error="no article text found; using the feed's summary")
-                    stats["fallback"] += 1
-                else:
-                    fields = {
-                        "title": art.title, "text": art.text, "author": art.author, "site_name": art.site_name,
-                        "language": art.language, "image": art.image, "published_at": art.published_at,
-                    }
-                    from extractors.models import content_hash
-                    fields["content_hash"] = content_hash(art.title, art.text)
-                    status = art.page_kind if art.page_kind != "article" else "ok"
-                    save_extraction(s, aid, status=status, final_url=final, fields=fields,
-                                    error=None if status == "ok" else f"page is {status.replace('_', ' ')}: using the feed's summary")
-                    stats["ok" if status == "ok" else "fallback"] += 1
-                    if art.canonical_url:
-                        stats["merged"] += _merge_canonical(s, aid, canonicalize(art.canonical_url))
-        ctx.reporter.advance("extract")
+    ctx.reporter.start("extract", len(todo))
+    if todo:
+        size = settings.extract_batch
+        batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+        with extraction_pool(PARSE_WORKERS) as pool:
+            asyncio.run(_extract_batches(ctx, batches, stats, pool))
     ctx.reporter.done("extract")
     return stats
+
+
+async def _extract_batches(ctx: Context, batches: list[list[PageTodo]], stats: dict[str, int], pool) -> None:
+    async with Fetcher(ctx.settings.http) as fetcher:
+        pending = asyncio.ensure_future(_fetch_batch(fetcher, [t.url for t in batches[0]]))
+        for n, batch in enumerate(batches):
+            fetched = await pending
+            if n + 1 < len(batches):  # download the next batch while this one is extracted and saved
+                pending = asyncio.ensure_future(_fetch_batch(fetcher, [t.url for t in batches[n + 1]]))
+            await asyncio.to_thread(_save_batch, ctx, batch, fetched, stats, pool)
+            ctx.reporter.advance("extract", len(batch))
+
+
+def _save_batch(ctx: Context, batch: list[PageTodo], fetched: list[Fetched], stats: dict[str, int], pool) -> None:
+    """Extract one batch's pages and commit them in one transaction."""
+    from extractors import extract_many
+    from extractors.models import content_hash
+    from extractors.urls import canonicalize
+
+    pages = [(content, final) for (final, content, _err) in fetched if content is not None]
+    extracted = iter(extract_many(pages, workers=PARSE_WORKERS, pool=pool))
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    canonicals: list[tuple[int, str]] = []
+    for todo, (final, content, err) in zip(batch, fetched):
+        row: dict[str, Any] = {"id": todo.id, "attempts": todo.attempts + 1, "fetched_at": now}
+        if content is None:
+            row |= {"status": "failed", "final_url": todo.final_url, "error": err}
+            stats["failed"] += 1
+        else:
+            art = next(extracted)
+            if art is None or not art.text:
+                row |= {"status": "empty", "final_url": final or todo.final_url,
+                        "error": "no article text found; using the feed's summary"}
+                stats["fallback"] += 1
+            else:
+                status = art.page_kind if art.page_kind != "article" else "ok"
+                row |= {
+                    "status": status, "final_url": final or todo.final_url,
+                    "error": None if status == "ok" else f"page is {status.replace('_', ' ')}: using the feed's summary",
+                    "title": art.title, "text": art.text, "author": art.author, "site_name": art.site_name,
+                    "language": art.language, "image": art.image, "published_at": art.published_at,
+                    "content_hash": content_hash(art.title, art.text),
+                }
+                stats["ok" if status == "ok" else "fallback"] += 1
+                if art.canonical_url:
+                    canonicals.append((todo.id, canonicalize(art.canonical_url)))
+        rows.append(row)
+    with ctx.db.session() as s:
+        save_extractions(s, rows)
+        for aid, canonical in canonicals:
+            stats["merged"] += _merge_canonical(s, aid, canonical)
 
 
 def _merge_canonical(session, article_id: int, canonical: str) -> int:

@@ -57,10 +57,11 @@ def guarded(fn: Callable[[], Any]) -> Any:
     from newsdesk.sources import SourcesError
     from storage.db import DatabaseNotReady
     from storage.desk import DeskError
+    from storage.runlock import DayBusy
 
     try:
         return fn()
-    except (ConfigError, DatabaseNotReady, DeskError, SourcesError, ValueError) as exc:
+    except (ConfigError, DatabaseNotReady, DeskError, SourcesError, ValueError, DayBusy) as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
@@ -157,8 +158,15 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
     from flows.nightly import nightly, validate_params
     from flows.progress import set_reporter
 
-    validate_params(s, day, from_stage, style, max_stories)  # fail fast, before Prefect starts
-    _ready_db().dispose()
+    the_day = validate_params(s, day, from_stage, style, max_stories)[0]  # fail fast, before Prefect starts
+    db = _ready_db()
+    try:  # a day another run holds is one line now, not a failed flow (the flow takes the lock for real)
+        if story is None:
+            from storage.runlock import DayRunLock
+
+            DayRunLock(db, the_day, wait=s.lock_wait).acquire().release()
+    finally:
+        db.dispose()
     with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[status]}"), console=err, transient=False) as progress:
         set_reporter(BarReporter(progress))

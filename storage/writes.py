@@ -241,6 +241,19 @@ def save_extraction(
         setattr(art, key, value)
 
 
+def save_extractions(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Store a batch of extraction results: one UPDATE per shape of row, by primary key.
+
+    Each row holds the article `id` and the columns to set (status, attempts, fetched_at, ...).
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(dict(row))
+    for group in groups.values():
+        session.execute(update(Article), group)
+    return len(rows)
+
+
 @dataclass
 class StoryWrite:
     key: str
