@@ -126,7 +126,8 @@ def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = N
             sid = ids[spec.name]
             if r.status in ("ok", "not_modified"):
                 counts = upsert_items(s, sid, [_item_write(i) for i in r.items])
-                link_items_to_articles(s, sid)
+                if counts.written:  # an unchanged feed (a 304, or the same entries) writes only its health
+                    link_items_to_articles(s, sid, counts.written)
                 record_source_health(s, sid, ok=True, etag=r.etag, last_modified=r.last_modified,
                                      warnings=r.warnings if r.status == "ok" else None)
                 row["new"], row["updated"] = counts.new, counts.updated

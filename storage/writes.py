@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from storage.bulk import chunks, insert_for
 from storage.models import (
     Article,
     Draft,
@@ -33,25 +34,42 @@ MAX_SOURCE_WARNINGS = 20  # a feed with 5,000 broken entries keeps the first few
 
 
 def upsert_sources(session: Session, specs: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """Create or update sources by name; returns name -> id."""
-    specs = list(specs)
-    existing = {s.name: s for s in session.scalars(select(Source).where(Source.name.in_([sp["name"] for sp in specs])))}
+    """Create or update sources by name; returns name -> id.
+
+    One INSERT ... ON CONFLICT (name) for new and changed sources, so parallel collects on a fresh
+    database do not race on the unique name (the one that loses the race updates instead).
+    """
+    wanted: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        row = existing.get(spec["name"])
-        if row is None:
-            row = Source(name=spec["name"], consecutive_failures=0)
-            session.add(row)
-            existing[spec["name"]] = row
+        row = {"name": spec["name"]}
         for f in SOURCE_FIELDS:
             value = spec.get(f)
             if f == "tags":
                 value = list(value or [])
             if f == "weight":
                 value = float(value if value is not None else 1.0)
-            if getattr(row, f) != value:
-                setattr(row, f, value)
-    session.flush()
-    return {name: row.id for name, row in existing.items()}
+            row[f] = value
+        wanted[spec["name"]] = row
+    if not wanted:
+        return {}
+    names = list(wanted)
+    cols = [Source.id, Source.name] + [getattr(Source, f) for f in SOURCE_FIELDS]
+    existing = {}
+    for chunk in chunks(names, 1):
+        for r in session.execute(select(*cols).where(Source.name.in_(chunk))):
+            existing[r.name] = r
+    ids = {name: r.id for name, r in existing.items()}
+    now = utcnow()
+    todo = [row | {"consecutive_failures": 0, "enabled": True, "created_at": now}
+            for name, row in wanted.items()
+            if name not in existing or any(getattr(existing[name], f) != row[f] for f in SOURCE_FIELDS)]
+    for chunk in chunks(todo, len(SOURCE_FIELDS) + 4):
+        stmt = insert_for(session, Source).values(list(chunk))
+        stmt = stmt.on_conflict_do_update(index_elements=[Source.name],
+                                          set_={f: getattr(stmt.excluded, f) for f in SOURCE_FIELDS})
+        for sid, name in session.execute(stmt.returning(Source.id, Source.name)):
+            ids[name] = sid
+    return ids
 
 
 def record_source_health(
@@ -113,10 +131,19 @@ class ItemCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    written: list[int] = field(default_factory=list)  # ids of new and changed items: what needs linking
+
+
+ITEM_COLUMNS = 14
 
 
 def upsert_items(session: Session, source_id: int, items: Sequence[ItemWrite], now: datetime | None = None) -> ItemCounts:
-    """Insert new sightings and refresh changed ones; the same guid twice is one row."""
+    """Insert new sightings and refresh changed ones; the same guid twice is one row.
+
+    One column-only read of the source's known guids, then one multi-row
+    `INSERT ... ON CONFLICT (source_id, guid) DO UPDATE` per chunk for new and changed items only:
+    an unchanged feed writes nothing.
+    """
     now = now or utcnow()
     counts = ItemCounts()
     by_guid: dict[str, ItemWrite] = {}
@@ -124,98 +151,96 @@ def upsert_items(session: Session, source_id: int, items: Sequence[ItemWrite], n
         by_guid[it.guid] = it
     if not by_guid:
         return counts
-    existing: dict[str, Item] = {}
+    existing: dict[str, Any] = {}
     guids = list(by_guid)
-    for chunk_start in range(0, len(guids), 500):
-        chunk = guids[chunk_start:chunk_start + 500]
-        for row in session.scalars(select(Item).where(Item.source_id == source_id, Item.guid.in_(chunk))):
-            existing[row.guid] = row
+    for chunk in chunks(guids, 1):
+        for r in session.execute(select(Item.guid, Item.content_hash, Item.url, Item.engagement, Item.links)
+                                 .where(Item.source_id == source_id, Item.guid.in_(chunk))):
+            existing[r.guid] = r
+    rows = []
     for guid, it in by_guid.items():
-        row = existing.get(guid)
-        if row is None:
-            session.add(
-                Item(
-                    source_id=source_id,
-                    kind=it.kind,
-                    guid=guid,
-                    url=it.url,
-                    title=it.title or "",
-                    author=it.author,
-                    text=it.text or "",
-                    published_at=it.published_at,
-                    window_at=it.published_at or now,
-                    engagement=dict(it.engagement),
-                    links=list(it.links),
-                    content_hash=it.content_hash,
-                    first_seen_at=now,
-                    updated_at=now,
-                )
-            )
-            counts.new += 1
-            continue
-        changed = (
-            row.content_hash != it.content_hash
-            or row.url != it.url
-            or (row.engagement or {}) != dict(it.engagement)
-            or list(row.links or []) != list(it.links)
-        )
-        if changed:
-            row.title, row.text, row.url, row.author = it.title or "", it.text or "", it.url, it.author
-            row.content_hash = it.content_hash
-            row.engagement, row.links = dict(it.engagement), list(it.links)
-            if it.published_at is not None:
-                row.published_at = it.published_at
-                row.window_at = it.published_at
-            row.updated_at = now
+        old = existing.get(guid)
+        if old is not None:
+            changed = (old.content_hash != it.content_hash or old.url != it.url
+                       or (old.engagement or {}) != dict(it.engagement) or list(old.links or []) != list(it.links))
+            if not changed:
+                counts.unchanged += 1
+                continue
             counts.updated += 1
         else:
-            counts.unchanged += 1
-    session.flush()
+            counts.new += 1
+        rows.append({
+            "source_id": source_id, "kind": it.kind, "guid": guid, "url": it.url, "title": it.title or "",
+            "author": it.author, "text": it.text or "", "published_at": it.published_at,
+            "window_at": it.published_at or now, "engagement": dict(it.engagement), "links": list(it.links),
+            "content_hash": it.content_hash, "first_seen_at": now, "updated_at": now,
+        })
+    for chunk in chunks(rows, ITEM_COLUMNS):
+        stmt = insert_for(session, Item).values(list(chunk))
+        ex = stmt.excluded
+        stmt = stmt.on_conflict_do_update(index_elements=[Item.source_id, Item.guid], set_={
+            "title": ex.title, "text": ex.text, "url": ex.url, "author": ex.author, "content_hash": ex.content_hash,
+            "engagement": ex.engagement, "links": ex.links,
+            "published_at": func.coalesce(ex.published_at, Item.published_at),
+            "window_at": case((ex.published_at.is_(None), Item.window_at), else_=ex.published_at),
+            "updated_at": ex.updated_at,
+        })
+        counts.written.extend(session.scalars(stmt.returning(Item.id)))
     return counts
 
 
 def ensure_articles(session: Session, urls: Iterable[str]) -> dict[str, int]:
-    """Make sure each canonical URL has an article row (pending until fetched)."""
+    """Make sure each canonical URL has an article row (pending until fetched); returns url -> id."""
     urls = sorted({u for u in urls if u})
     found: dict[str, int] = {}
-    for start in range(0, len(urls), 500):
-        chunk = urls[start:start + 500]
-        for aid, url in session.execute(select(Article.id, Article.canonical_url).where(Article.canonical_url.in_(chunk))):
-            found[url] = aid
-    for url in urls:
-        if url not in found:
-            art = Article(canonical_url=url, status="pending")
-            session.add(art)
-            session.flush()
-            found[url] = art.id
+    for chunk in chunks(urls, 1):
+        found.update(session.execute(select(Article.canonical_url, Article.id).where(Article.canonical_url.in_(chunk))).tuples().all())
+    missing = [{"canonical_url": u, "status": "pending", "attempts": 0, "created_at": utcnow()} for u in urls if u not in found]
+    for chunk in chunks(missing, 4):
+        stmt = insert_for(session, Article).values(list(chunk)).on_conflict_do_nothing(index_elements=[Article.canonical_url])
+        found.update(session.execute(stmt.returning(Article.canonical_url, Article.id)).tuples().all())
+    late = [r["canonical_url"] for r in missing if r["canonical_url"] not in found]  # inserted meanwhile by another writer
+    for chunk in chunks(late, 1):
+        found.update(session.execute(select(Article.canonical_url, Article.id).where(Article.canonical_url.in_(chunk))).tuples().all())
     return found
 
 
-def link_items_to_articles(session: Session, source_id: int) -> int:
-    """Attach a source's items to the article rows of their URL and their outbound links."""
-    rows = session.scalars(select(Item).where(Item.source_id == source_id)).all()
+def link_items_to_articles(session: Session, source_id: int, item_ids: Sequence[int] | None = None) -> int:
+    """Attach a source's items (all, or just `item_ids`) to the article rows of their URL and outbound links.
+
+    Column reads, one bulk UPDATE by primary key for changed `article_id`s and one multi-row
+    `INSERT ... ON CONFLICT DO NOTHING` for links; returns how many links or attachments were added.
+    """
+    q = select(Item.id, Item.kind, Item.url, Item.links, Item.article_id).where(Item.source_id == source_id)
+    if item_ids is None:
+        rows = list(session.execute(q))
+    else:
+        rows = []
+        for chunk in chunks(list(item_ids), 1):
+            rows.extend(session.execute(q.where(Item.id.in_(chunk))))
+    if not rows:
+        return 0
     urls = {r.url for r in rows if r.url and r.kind == "article"}
     for r in rows:
         urls.update(r.links or [])
     ids = ensure_articles(session, urls)
-    linked = 0
-    existing_links = {
-        (i, a) for i, a in session.execute(
-            select(ItemLink.item_id, ItemLink.article_id).join(Item, Item.id == ItemLink.item_id).where(Item.source_id == source_id)
-        )
-    }
+    attach, links = [], []
     for r in rows:
+        article_id = r.article_id
         if r.kind == "article" and r.url and r.article_id != ids.get(r.url):
-            r.article_id = ids[r.url]
-            linked += 1
-        for url in r.links or []:
-            pair = (r.id, ids[url])
-            if pair not in existing_links and ids[url] != r.article_id:
-                session.add(ItemLink(item_id=r.id, article_id=ids[url]))
-                existing_links.add(pair)
-                linked += 1
-    session.flush()
-    return linked
+            article_id = ids[r.url]
+            attach.append({"id": r.id, "article_id": article_id})
+        for url in dict.fromkeys(r.links or []):
+            if ids[url] != article_id:
+                links.append({"item_id": r.id, "article_id": ids[url]})
+    if attach:
+        session.execute(update(Item), attach)
+    added = 0
+    for chunk in chunks(links, 2):
+        stmt = insert_for(session, ItemLink).values(list(chunk)).on_conflict_do_nothing(
+            index_elements=[ItemLink.item_id, ItemLink.article_id])
+        added += len(session.execute(stmt.returning(ItemLink.id)).all())
+    return len(attach) + added
 
 
 def save_extraction(

@@ -162,3 +162,58 @@ def test_a_killed_holder_frees_its_day(db: Database) -> None:
         if proc.poll() is None:
             proc.kill()
     DayRunLock(db, DAY, wait=5).acquire().release()
+
+
+def test_a_second_run_of_a_held_day_stops_before_starting_and_names_the_holder(
+    tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from flows.nightly import run_night
+    from newsdesk.cli import app
+
+    env = _env(db.url, tmp_path)
+    held = DayRunLock(db, DAY).acquire()
+    try:
+        result = CliRunner().invoke(app, ["run", "--day", DAY], env=env)
+        assert result.exit_code == 1
+        assert "2026-11-23 is being run by another run (" in result.output and "Traceback" not in result.output
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        with pytest.raises(DayBusy):
+            run_night(load_settings(), day=DAY)
+    finally:
+        held.release()
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Run)) == 0, "a refused run left a row"
+
+
+# ---------------------------------------------------------------- parallel collects
+
+
+@pytest.mark.slow
+def test_four_parallel_collects_on_a_fresh_database_all_succeed_without_duplicates(tmp_path: Path, db_url: str) -> None:
+    import yaml
+
+    from newsdesk.demo import SAMPLE_DAY, demo_sources, serve_sample_day
+    from storage.models import Item, Source
+
+    with serve_sample_day() as base_url:
+        sources = demo_sources(base_url)
+        path = tmp_path / "sources.yaml"
+        path.write_text(yaml.safe_dump({"sources": sources}), encoding="utf-8")
+        env = _env(db_url, tmp_path, NEWSDESK_SOURCES=str(path))
+        procs = [subprocess.Popen([sys.executable, "-m", "newsdesk.cli", "collect", "--day", SAMPLE_DAY], cwd=REPO,
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        outcomes = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    for code, stderr in outcomes:
+        assert code == 0, stderr[-3000:]
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            assert s.scalar(select(func.count()).select_from(Source)) == len(sources)
+            items = s.scalar(select(func.count()).select_from(Item))
+            distinct = s.scalar(select(func.count()).select_from(select(Item.source_id, Item.guid).distinct().subquery()))
+            assert items == distinct > 0
+    finally:
+        db.dispose()
