@@ -18,7 +18,8 @@ from sqlalchemy import select
 from flows import pipeline
 from flows.pipeline import Context
 from flows.progress import current
-from newsdesk.config import STAGES, STYLES, ConfigError, Settings, load_settings, parse_day
+from flows.params import validate_params
+from newsdesk.config import STAGES, Settings, load_settings
 from storage.db import Database
 from storage.models import Run, utcnow
 from storage.runlock import DayRunLock, mark_stale_runs
@@ -57,19 +58,6 @@ def draft_task(ctx: Context, day: str, style: str, max_stories: int, force: bool
 @task(name="queue", cache_policy=NO_CACHE)
 def queue_task(ctx: Context, day: str, style: str) -> dict[str, Any]:
     return pipeline.queue_stage(ctx, day, style)
-
-
-def validate_params(settings: Settings, day: str | None, from_stage: str, style: str | None, max_stories: int | None) -> tuple[str, str, int]:
-    day = parse_day(day).isoformat() if day else settings.today()
-    if from_stage not in STAGES:
-        raise ConfigError(f"unknown stage {from_stage!r}: use one of {', '.join(STAGES)}")
-    style = style or settings.style
-    if style not in STYLES:
-        raise ConfigError(f"unknown style {style!r}: use one of {', '.join(STYLES)}")
-    max_stories = settings.max_stories if max_stories is None else max_stories
-    if max_stories < 1:
-        raise ConfigError("max_stories must be at least 1")
-    return day, style, max_stories
 
 
 def run_night(

@@ -175,11 +175,16 @@ def upsert_items(session: Session, source_id: int, items: Sequence[ItemWrite], n
             "window_at": it.published_at or now, "engagement": dict(it.engagement), "links": list(it.links),
             "content_hash": it.content_hash, "first_seen_at": now, "updated_at": now,
         })
-    for chunk in chunks(rows, ITEM_COLUMNS):
+    # An article entry's own page gets its article row now, so the item is written once, already attached.
+    article_ids = ensure_articles(session, [r["url"] for r in rows if r["kind"] == "article" and r["url"]])
+    for r in rows:
+        r["article_id"] = article_ids.get(r["url"]) if r["kind"] == "article" and r["url"] else None
+    for chunk in chunks(rows, ITEM_COLUMNS + 1):
         stmt = insert_for(session, Item).values(list(chunk))
         ex = stmt.excluded
         stmt = stmt.on_conflict_do_update(index_elements=[Item.source_id, Item.guid], set_={
             "title": ex.title, "text": ex.text, "url": ex.url, "author": ex.author, "content_hash": ex.content_hash,
+            "article_id": func.coalesce(ex.article_id, Item.article_id),
             "engagement": ex.engagement, "links": ex.links,
             "published_at": func.coalesce(ex.published_at, Item.published_at),
             "window_at": case((ex.published_at.is_(None), Item.window_at), else_=ex.published_at),
