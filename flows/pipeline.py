@@ -32,9 +32,8 @@ from storage.writes import (
     link_items_to_articles,
     record_source_health,
     replace_day_stories,
-    save_extraction,
     save_extractions,
-    upsert_items,
+    upsert_items_many,
     upsert_sources,
 )
 
@@ -44,6 +43,8 @@ MAX_ARTICLE_ATTEMPTS = 3
 HISTORY_DAYS = 3
 # Worker processes for CPU-bound feed parsing and page extraction (see bench/collect.py).
 PARSE_WORKERS = 2
+# Sources whose items are written in one transaction: a few statements per group, not per source.
+WRITE_BATCH_SOURCES = 200
 
 
 @dataclass
@@ -118,30 +119,10 @@ def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = N
     results = asyncio.run(_collect_async(specs, settings, validators, since=start - timedelta(days=1)))
     per_source: list[dict[str, Any]] = []
     by_name = {r.source: r for r in results}
-    for spec in specs:
-        r = by_name.get(spec.name) or SourceResult(source=spec.name, status="error", error="collector returned nothing")
-        row: dict[str, Any] = {"source": spec.name, "status": r.status, "fetched": len(r.items), "new": 0, "updated": 0,
-                               "error": r.error, "warnings": list(r.warnings)}
-        with db.session() as s:
-            sid = ids[spec.name]
-            if r.status in ("ok", "not_modified"):
-                counts = upsert_items(s, sid, [_item_write(i) for i in r.items])
-                if counts.written:  # an unchanged feed (a 304, or the same entries) writes only its health
-                    link_items_to_articles(s, sid, counts.written)
-                record_source_health(s, sid, ok=True, etag=r.etag, last_modified=r.last_modified,
-                                     warnings=r.warnings if r.status == "ok" else None)
-                row["new"], row["updated"] = counts.new, counts.updated
-            elif r.status == "skipped":
-                ctx.note(f"{spec.name}: {r.error}")
-            else:
-                record_source_health(s, sid, ok=False, error=r.error or "unknown error")
-            src = s.get(Source, sid)
-            row["failing_streak"] = src.consecutive_failures if src else 0
-            row["flagged"] = row["failing_streak"] >= settings.flag_after
-        if row["flagged"]:
-            ctx.note(f"{spec.name} has failed {row['failing_streak']} runs in a row: {r.error}")
-        per_source.append(row)
-        ctx.reporter.advance("collect")
+    for first in range(0, len(specs), WRITE_BATCH_SOURCES):
+        group = specs[first:first + WRITE_BATCH_SOURCES]
+        per_source.extend(_store_collected(ctx, group, ids, by_name))
+        ctx.reporter.advance("collect", len(group))
     ctx.reporter.done("collect")
     return {
         "sources": per_source,
@@ -149,6 +130,43 @@ def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = N
         "new": sum(r["new"] for r in per_source),
         "failed": sum(1 for r in per_source if r["status"] == "error"),
     }
+
+
+def _store_collected(ctx: Context, group: list[SourceSpec], ids: dict[str, int],
+                     by_name: dict[str, SourceResult]) -> list[dict[str, Any]]:
+    """Write one group of sources' items and health in one transaction (set-based, see storage.writes)."""
+    settings = ctx.settings
+    results = {spec.name: by_name.get(spec.name) or SourceResult(source=spec.name, status="error",
+                                                                 error="collector returned nothing") for spec in group}
+    rows: list[dict[str, Any]] = []
+    with ctx.db.session() as s:
+        sources = {src.id: src for src in s.scalars(select(Source).where(Source.id.in_([ids[g.name] for g in group])))}
+        stored = [(ids[name], r) for name, r in results.items() if r.status in ("ok", "not_modified")]
+        counts = upsert_items_many(s, [(sid, [_item_write(i) for i in r.items]) for sid, r in stored if r.items])
+        written = [i for c in counts.values() for i in c.written]
+        if written:  # an unchanged feed (a 304, or the same entries) writes only its health
+            link_items_to_articles(s, None, written)
+        for spec in group:
+            r, sid = results[spec.name], ids[spec.name]
+            row: dict[str, Any] = {"source": spec.name, "status": r.status, "fetched": len(r.items), "new": 0, "updated": 0,
+                                   "error": r.error, "warnings": list(r.warnings)}
+            if r.status in ("ok", "not_modified"):
+                c = counts.get(sid)
+                record_source_health(s, sid, ok=True, etag=r.etag, last_modified=r.last_modified,
+                                     warnings=r.warnings if r.status == "ok" else None)
+                row["new"], row["updated"] = (c.new, c.updated) if c else (0, 0)
+            elif r.status == "skipped":
+                ctx.note(f"{spec.name}: {r.error}")
+            else:
+                record_source_health(s, sid, ok=False, error=r.error or "unknown error")
+            src = sources.get(sid)
+            row["failing_streak"] = src.consecutive_failures if src else 0
+            row["flagged"] = row["failing_streak"] >= settings.flag_after
+            rows.append(row)
+    for row in rows:
+        if row["flagged"]:
+            ctx.note(f"{row['source']} has failed {row['failing_streak']} runs in a row: {row['error']}")
+    return rows
 
 
 # ---------------------------------------------------------------- extract

@@ -15,13 +15,25 @@ MAX_PARAMS = 30000  # under SQLite's 32,766 bound variables and PostgreSQL's 65,
 
 
 def insert_for(session: Session, model):
-    """The dialect's INSERT (with `on_conflict_do_*`) for `model`."""
+    """The dialect's Core INSERT (with `on_conflict_do_*`) for `model`'s table.
+
+    Core, not ORM: executed with a list of rows (`execute_rows`), SQLAlchemy's "insertmanyvalues"
+    sends one multi-row INSERT per page of rows from one cached compiled statement. Building
+    `.values([...])` instead recompiles per call (~40 ms for 20 rows) and the ORM path adds
+    per-row attribute work.
+    """
+    table = model.__table__
     name = session.get_bind().dialect.name
     if name == "postgresql":
-        return postgresql.insert(model)
+        return postgresql.insert(table)
     if name == "sqlite":
-        return sqlite.insert(model)
+        return sqlite.insert(table)
     raise NotImplementedError(f"bulk upserts need SQLite or PostgreSQL, not {name}")
+
+
+def execute_rows(session: Session, stmt, rows: Sequence[dict[str, Any]]):
+    """Run a Core INSERT for many rows in the session's transaction (one round trip per page)."""
+    return session.connection().execute(stmt, list(rows))
 
 
 def chunks(rows: Sequence[dict[str, Any]], columns: int) -> Iterator[Sequence[dict[str, Any]]]:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
-from storage.bulk import chunks, insert_for
+from storage.bulk import chunks, execute_rows, insert_for
 from storage.models import (
     Article,
     Draft,
@@ -63,11 +63,11 @@ def upsert_sources(session: Session, specs: Iterable[Mapping[str, Any]]) -> dict
     todo = [row | {"consecutive_failures": 0, "enabled": True, "created_at": now}
             for name, row in wanted.items()
             if name not in existing or any(getattr(existing[name], f) != row[f] for f in SOURCE_FIELDS)]
-    for chunk in chunks(todo, len(SOURCE_FIELDS) + 4):
-        stmt = insert_for(session, Source).values(list(chunk))
-        stmt = stmt.on_conflict_do_update(index_elements=[Source.name],
-                                          set_={f: getattr(stmt.excluded, f) for f in SOURCE_FIELDS})
-        for sid, name in session.execute(stmt.returning(Source.id, Source.name)):
+    if todo:
+        stmt = insert_for(session, Source)
+        stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={f: stmt.excluded[f] for f in SOURCE_FIELDS})
+        t = Source.__table__
+        for sid, name in execute_rows(session, stmt.returning(t.c.id, t.c.name), todo):
             ids[name] = sid
     return ids
 
@@ -134,63 +134,72 @@ class ItemCounts:
     written: list[int] = field(default_factory=list)  # ids of new and changed items: what needs linking
 
 
-ITEM_COLUMNS = 14
-
-
 def upsert_items(session: Session, source_id: int, items: Sequence[ItemWrite], now: datetime | None = None) -> ItemCounts:
-    """Insert new sightings and refresh changed ones; the same guid twice is one row.
+    """Insert new sightings and refresh changed ones; the same guid twice is one row."""
+    return upsert_items_many(session, [(source_id, items)], now=now)[source_id]
 
-    One column-only read of the source's known guids, then one multi-row
-    `INSERT ... ON CONFLICT (source_id, guid) DO UPDATE` per chunk for new and changed items only:
-    an unchanged feed writes nothing.
+
+def upsert_items_many(session: Session, batches: Sequence[tuple[int, Sequence[ItemWrite]]],
+                      now: datetime | None = None) -> dict[int, ItemCounts]:
+    """`upsert_items` for many sources at once: one read and one write for the lot.
+
+    A column-only read of the known (source, guid)s, then one multi-row
+    `INSERT ... ON CONFLICT (source_id, guid) DO UPDATE` (one round trip per page of rows) for new
+    and changed items only: an unchanged feed writes nothing. Article entries get their article
+    row first, so each item is written once, already attached.
     """
     now = now or utcnow()
-    counts = ItemCounts()
-    by_guid: dict[str, ItemWrite] = {}
-    for it in items:  # a feed that repeats a guid: the last one wins, as readers do
-        by_guid[it.guid] = it
-    if not by_guid:
+    counts: dict[int, ItemCounts] = {sid: ItemCounts() for sid, _ in batches}
+    wanted: dict[tuple[int, str], ItemWrite] = {}
+    for sid, items in batches:
+        for it in items:  # a feed that repeats a guid: the last one wins, as readers do
+            wanted[(sid, it.guid)] = it
+    if not wanted:
         return counts
-    existing: dict[str, Any] = {}
-    guids = list(by_guid)
+    source_ids = sorted(counts)
+    guids = sorted({g for _, g in wanted})
+    existing: dict[tuple[int, str], Any] = {}
     for chunk in chunks(guids, 1):
-        for r in session.execute(select(Item.guid, Item.content_hash, Item.url, Item.engagement, Item.links)
-                                 .where(Item.source_id == source_id, Item.guid.in_(chunk))):
-            existing[r.guid] = r
+        q = select(Item.source_id, Item.guid, Item.content_hash, Item.url, Item.engagement, Item.links).where(
+            Item.source_id.in_(source_ids) if len(source_ids) > 1 else Item.source_id == source_ids[0], Item.guid.in_(chunk))
+        for r in session.execute(q):
+            existing[(r.source_id, r.guid)] = r
     rows = []
-    for guid, it in by_guid.items():
-        old = existing.get(guid)
+    for (sid, guid), it in wanted.items():
+        old = existing.get((sid, guid))
         if old is not None:
             changed = (old.content_hash != it.content_hash or old.url != it.url
                        or (old.engagement or {}) != dict(it.engagement) or list(old.links or []) != list(it.links))
             if not changed:
-                counts.unchanged += 1
+                counts[sid].unchanged += 1
                 continue
-            counts.updated += 1
+            counts[sid].updated += 1
         else:
-            counts.new += 1
+            counts[sid].new += 1
         rows.append({
-            "source_id": source_id, "kind": it.kind, "guid": guid, "url": it.url, "title": it.title or "",
+            "source_id": sid, "kind": it.kind, "guid": guid, "url": it.url, "title": it.title or "",
             "author": it.author, "text": it.text or "", "published_at": it.published_at,
             "window_at": it.published_at or now, "engagement": dict(it.engagement), "links": list(it.links),
             "content_hash": it.content_hash, "first_seen_at": now, "updated_at": now,
         })
-    # An article entry's own page gets its article row now, so the item is written once, already attached.
+    if not rows:
+        return counts
     article_ids = ensure_articles(session, [r["url"] for r in rows if r["kind"] == "article" and r["url"]])
     for r in rows:
         r["article_id"] = article_ids.get(r["url"]) if r["kind"] == "article" and r["url"] else None
-    for chunk in chunks(rows, ITEM_COLUMNS + 1):
-        stmt = insert_for(session, Item).values(list(chunk))
-        ex = stmt.excluded
-        stmt = stmt.on_conflict_do_update(index_elements=[Item.source_id, Item.guid], set_={
-            "title": ex.title, "text": ex.text, "url": ex.url, "author": ex.author, "content_hash": ex.content_hash,
-            "article_id": func.coalesce(ex.article_id, Item.article_id),
-            "engagement": ex.engagement, "links": ex.links,
-            "published_at": func.coalesce(ex.published_at, Item.published_at),
-            "window_at": case((ex.published_at.is_(None), Item.window_at), else_=ex.published_at),
-            "updated_at": ex.updated_at,
-        })
-        counts.written.extend(session.scalars(stmt.returning(Item.id)))
+    t = Item.__table__
+    stmt = insert_for(session, Item)
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(index_elements=["source_id", "guid"], set_={
+        "title": ex.title, "text": ex.text, "url": ex.url, "author": ex.author, "content_hash": ex.content_hash,
+        "article_id": func.coalesce(ex.article_id, t.c.article_id),
+        "engagement": ex.engagement, "links": ex.links,
+        "published_at": func.coalesce(ex.published_at, t.c.published_at),
+        "window_at": case((ex.published_at.is_(None), t.c.window_at), else_=ex.published_at),
+        "updated_at": ex.updated_at,
+    })
+    for item_id, sid in execute_rows(session, stmt.returning(t.c.id, t.c.source_id), rows):
+        counts[sid].written.append(item_id)
     return counts
 
 
@@ -201,22 +210,25 @@ def ensure_articles(session: Session, urls: Iterable[str]) -> dict[str, int]:
     for chunk in chunks(urls, 1):
         found.update(session.execute(select(Article.canonical_url, Article.id).where(Article.canonical_url.in_(chunk))).tuples().all())
     missing = [{"canonical_url": u, "status": "pending", "attempts": 0, "created_at": utcnow()} for u in urls if u not in found]
-    for chunk in chunks(missing, 4):
-        stmt = insert_for(session, Article).values(list(chunk)).on_conflict_do_nothing(index_elements=[Article.canonical_url])
-        found.update(session.execute(stmt.returning(Article.canonical_url, Article.id)).tuples().all())
+    if missing:
+        t = Article.__table__
+        stmt = insert_for(session, Article).on_conflict_do_nothing(index_elements=["canonical_url"])
+        found.update((u, i) for u, i in execute_rows(session, stmt.returning(t.c.canonical_url, t.c.id), missing))
     late = [r["canonical_url"] for r in missing if r["canonical_url"] not in found]  # inserted meanwhile by another writer
     for chunk in chunks(late, 1):
         found.update(session.execute(select(Article.canonical_url, Article.id).where(Article.canonical_url.in_(chunk))).tuples().all())
     return found
 
 
-def link_items_to_articles(session: Session, source_id: int, item_ids: Sequence[int] | None = None) -> int:
+def link_items_to_articles(session: Session, source_id: int | None, item_ids: Sequence[int] | None = None) -> int:
     """Attach a source's items (all, or just `item_ids`) to the article rows of their URL and outbound links.
 
     Column reads, one bulk UPDATE by primary key for changed `article_id`s and one multi-row
     `INSERT ... ON CONFLICT DO NOTHING` for links; returns how many links or attachments were added.
     """
-    q = select(Item.id, Item.kind, Item.url, Item.links, Item.article_id).where(Item.source_id == source_id)
+    q = select(Item.id, Item.kind, Item.url, Item.links, Item.article_id)
+    if source_id is not None:
+        q = q.where(Item.source_id == source_id)
     if item_ids is None:
         rows = list(session.execute(q))
     else:
@@ -239,12 +251,13 @@ def link_items_to_articles(session: Session, source_id: int, item_ids: Sequence[
             if ids[url] != article_id:
                 links.append({"item_id": r.id, "article_id": ids[url]})
     if attach:
-        session.execute(update(Item), attach)
+        t = Item.__table__
+        session.connection().execute(update(t).where(t.c.id == bindparam("b_id")).values(article_id=bindparam("b_article")),
+                                     [{"b_id": a["id"], "b_article": a["article_id"]} for a in attach])
     added = 0
-    for chunk in chunks(links, 2):
-        stmt = insert_for(session, ItemLink).values(list(chunk)).on_conflict_do_nothing(
-            index_elements=[ItemLink.item_id, ItemLink.article_id])
-        added += len(session.execute(stmt.returning(ItemLink.id)).all())
+    if links:
+        stmt = insert_for(session, ItemLink).on_conflict_do_nothing(index_elements=["item_id", "article_id"])
+        added = len(execute_rows(session, stmt.returning(ItemLink.__table__.c.id), links).all())
     return len(attach) + added
 
 
