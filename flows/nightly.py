@@ -15,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
-from flows import pipeline
+from flows import pipeline, scaleout
 from flows.pipeline import Context
 from flows.progress import current
 from flows.params import validate_params
@@ -107,9 +107,9 @@ def run_night(
     try:
         start = STAGES.index(from_stage)
         if start <= 0:
-            stats["collect"] = collect_task(ctx, day, sources, force)
+            stats["collect"] = scaleout.collect(ctx, day, sources, force) if settings.scale_out else collect_task(ctx, day, sources, force)
         if start <= 1:
-            stats["extract"] = extract_task(ctx, day, force)
+            stats["extract"] = scaleout.extract(ctx, day, force) if settings.scale_out else extract_task(ctx, day, force)
         if start <= 2:
             stats["cluster"] = cluster_task(ctx, day, _cluster_fingerprint(ctx, day) if not force else f"force-{utcnow().isoformat()}")
         if start <= 3:

@@ -239,11 +239,29 @@ def extract_stage(ctx: Context, day: str, force: bool = False) -> dict[str, Any]
     together while the next one downloads, so memory holds two batches, not the night, and a
     kill loses at most the batch in flight (a rerun fetches only what was not saved).
     """
+    with ctx.db.session() as s:
+        todo = pages_to_fetch(s, ctx.settings, day, force)
+    return extract_pages(ctx, todo)
+
+
+def pages_by_id(session, ids: Sequence[int]) -> list[PageTodo]:
+    """The pages of these article ids (a scale-out task gets ids, not pages)."""
+    q = select(Article.id, Article.canonical_url, Article.attempts, Article.final_url).where(Article.id.in_(list(ids)))
+    return [PageTodo(i, u, a or 0, f) for i, u, a, f in session.execute(q.order_by(Article.id))]
+
+
+def saved_article_ids(session, ids: Sequence[int]) -> set[int]:
+    """Which of these articles extraction already finished (anything but pending or retryable failure)."""
+    q = select(Article.id).where(Article.id.in_(list(ids)), Article.status != "pending",
+                                 or_(Article.status != "failed", Article.attempts >= MAX_ARTICLE_ATTEMPTS))
+    return set(session.scalars(q))
+
+
+def extract_pages(ctx: Context, todo: list[PageTodo]) -> dict[str, Any]:
+    """Fetch, extract and save these pages, batch by batch (see `extract_stage`)."""
     from extractors.article_batch import extraction_pool
 
-    settings, db = ctx.settings, ctx.db
-    with db.session() as s:
-        todo = pages_to_fetch(s, settings, day, force)
+    settings = ctx.settings
     stats = {"articles": len(todo), "ok": 0, "fallback": 0, "failed": 0, "merged": 0}
     ctx.reporter.start("extract", len(todo))
     if todo:
