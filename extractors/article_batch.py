@@ -7,8 +7,9 @@ more than it saves.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 
 from .article import extract_article
 from .models import ExtractedArticle
@@ -23,12 +24,41 @@ def _one(page: tuple[bytes | str, str]) -> ExtractedArticle | None:
     return extract_article(html, url)
 
 
-def extract_many(pages: Iterable[tuple[bytes | str, str]], workers: int = 2) -> list[ExtractedArticle | None]:
-    """Extract (html, url) pages in order; results line up with the input."""
+@contextmanager
+def extraction_pool(workers: int = 2) -> Iterator[Executor | None]:
+    """One process pool for a whole night's batches (starting one per batch costs more than a batch).
+
+    Yields None where a pool cannot run (one worker, or no fork/semaphores in a sandbox).
+    """
+    if workers <= 1:
+        yield None
+        return
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers)
+    except (OSError, RuntimeError) as exc:
+        log.warning("process pool unavailable (%s); extracting in-process", exc)
+        yield None
+        return
+    with pool:
+        yield pool
+
+
+def extract_many(pages: Iterable[tuple[bytes | str, str]], workers: int = 2,
+                 pool: Executor | None = None) -> list[ExtractedArticle | None]:
+    """Extract (html, url) pages in order; results line up with the input.
+
+    With `pool`, that executor does the work (see `extraction_pool`); else one is started here.
+    """
     batch = list(pages)
     if workers <= 1 or len(batch) < MIN_POOL_BATCH:
         return [_one(page) for page in batch]
     chunksize = max(1, len(batch) // (workers * 4))
+    if pool is not None:
+        try:
+            return list(pool.map(_one, batch, chunksize=chunksize))
+        except (OSError, RuntimeError) as exc:  # a broken pool (a worker killed): finish in-process
+            log.warning("process pool failed (%s); extracting in-process", exc)
+            return [_one(page) for page in batch]
     try:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(_one, batch, chunksize=chunksize))

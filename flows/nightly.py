@@ -15,12 +15,14 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
-from flows import pipeline
+from flows import pipeline, scaleout
 from flows.pipeline import Context
 from flows.progress import current
-from newsdesk.config import STAGES, STYLES, ConfigError, Settings, load_settings, parse_day
+from flows.params import validate_params
+from newsdesk.config import STAGES, Settings, load_settings
 from storage.db import Database
 from storage.models import Run, utcnow
+from storage.runlock import DayRunLock, mark_stale_runs
 
 
 def _fingerprint_key(context, parameters: dict[str, Any]) -> str | None:
@@ -58,19 +60,6 @@ def queue_task(ctx: Context, day: str, style: str) -> dict[str, Any]:
     return pipeline.queue_stage(ctx, day, style)
 
 
-def validate_params(settings: Settings, day: str | None, from_stage: str, style: str | None, max_stories: int | None) -> tuple[str, str, int]:
-    day = parse_day(day).isoformat() if day else settings.today()
-    if from_stage not in STAGES:
-        raise ConfigError(f"unknown stage {from_stage!r}: use one of {', '.join(STAGES)}")
-    style = style or settings.style
-    if style not in STYLES:
-        raise ConfigError(f"unknown style {style!r}: use one of {', '.join(STYLES)}")
-    max_stories = settings.max_stories if max_stories is None else max_stories
-    if max_stories < 1:
-        raise ConfigError("max_stories must be at least 1")
-    return day, style, max_stories
-
-
 def run_night(
     settings: Settings,
     *,
@@ -95,19 +84,32 @@ def run_night(
     db = Database(settings.database_url)
     db.check_ready()
     ctx = Context(settings=settings, db=db, reporter=current())
-    with db.session() as s:
-        run = Run(day=day, trigger=trigger, from_stage=from_stage, status="running")
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    lock = DayRunLock(db, day, wait=settings.lock_wait)
+    try:
+        lock.acquire()  # DayBusy: another live run has this day; nothing was started or paid for
+    except BaseException:
+        db.dispose()
+        raise
+    try:
+        mark_stale_runs(db, day=day)  # we hold the day: any other "running" run of it is dead
+        with db.session() as s:
+            run = Run(day=day, trigger=trigger, from_stage=from_stage, status="running")
+            s.add(run)
+            s.flush()
+            run_id = run.id
+        lock.attach(run_id)
+    except BaseException:
+        lock.release()
+        db.dispose()
+        raise
     stats: dict[str, Any] = {"day": day, "style": style, "from_stage": from_stage}
     status = "failed"
     try:
         start = STAGES.index(from_stage)
         if start <= 0:
-            stats["collect"] = collect_task(ctx, day, sources, force)
+            stats["collect"] = scaleout.collect(ctx, day, sources, force) if settings.scale_out else collect_task(ctx, day, sources, force)
         if start <= 1:
-            stats["extract"] = extract_task(ctx, day, force)
+            stats["extract"] = scaleout.extract(ctx, day, force) if settings.scale_out else extract_task(ctx, day, force)
         if start <= 2:
             stats["cluster"] = cluster_task(ctx, day, _cluster_fingerprint(ctx, day) if not force else f"force-{utcnow().isoformat()}")
         if start <= 3:
@@ -116,12 +118,15 @@ def run_night(
         status = "ok"
     finally:
         stats["notes"] = list(ctx.notes)
-        with db.session() as s:
-            run = s.get(Run, run_id)
-            run.status, run.finished_at = status, utcnow()
-            run.stats = _public(stats)
-            run.notes = list(ctx.notes)
-        db.dispose()
+        try:
+            with db.session() as s:
+                run = s.get(Run, run_id)
+                run.status, run.finished_at = status, utcnow()
+                run.stats = _public(stats)
+                run.notes = list(ctx.notes)
+        finally:
+            lock.release()
+            db.dispose()
     return stats
 
 

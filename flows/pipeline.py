@@ -25,7 +25,7 @@ from newsdesk.config import Settings, parse_day
 from newsdesk.sources import load_sources, spec_to_dict
 from storage.db import Database
 from storage.threads import assign_threads
-from storage.models import Article, Item, ItemLink, Source, Story, StoryItem
+from storage.models import Article, Item, ItemLink, Source, Story, StoryItem, utcnow
 from storage.outlets import outlet_name
 from summarizer.unionfind import UnionFind
 from storage.writes import (
@@ -34,8 +34,8 @@ from storage.writes import (
     link_items_to_articles,
     record_source_health,
     replace_day_stories,
-    save_extraction,
-    upsert_items,
+    save_extractions,
+    upsert_items_many,
     upsert_sources,
 )
 
@@ -48,6 +48,8 @@ HISTORY_DAYS = 3
 OLDER_STORIES_PER_DAY = 200
 # Worker processes for CPU-bound feed parsing and page extraction (see bench/collect.py).
 PARSE_WORKERS = 2
+# Sources whose items are written in one transaction: a few statements per group, not per source.
+WRITE_BATCH_SOURCES = 200
 
 
 @dataclass
@@ -122,29 +124,10 @@ def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = N
     results = asyncio.run(_collect_async(specs, settings, validators, since=start - timedelta(days=1)))
     per_source: list[dict[str, Any]] = []
     by_name = {r.source: r for r in results}
-    for spec in specs:
-        r = by_name.get(spec.name) or SourceResult(source=spec.name, status="error", error="collector returned nothing")
-        row: dict[str, Any] = {"source": spec.name, "status": r.status, "fetched": len(r.items), "new": 0, "updated": 0,
-                               "error": r.error, "warnings": list(r.warnings)}
-        with db.session() as s:
-            sid = ids[spec.name]
-            if r.status in ("ok", "not_modified"):
-                counts = upsert_items(s, sid, [_item_write(i) for i in r.items])
-                link_items_to_articles(s, sid)
-                record_source_health(s, sid, ok=True, etag=r.etag, last_modified=r.last_modified,
-                                     warnings=r.warnings if r.status == "ok" else None)
-                row["new"], row["updated"] = counts.new, counts.updated
-            elif r.status == "skipped":
-                ctx.note(f"{spec.name}: {r.error}")
-            else:
-                record_source_health(s, sid, ok=False, error=r.error or "unknown error")
-            src = s.get(Source, sid)
-            row["failing_streak"] = src.consecutive_failures if src else 0
-            row["flagged"] = row["failing_streak"] >= settings.flag_after
-        if row["flagged"]:
-            ctx.note(f"{spec.name} has failed {row['failing_streak']} runs in a row: {r.error}")
-        per_source.append(row)
-        ctx.reporter.advance("collect")
+    for first in range(0, len(specs), WRITE_BATCH_SOURCES):
+        group = specs[first:first + WRITE_BATCH_SOURCES]
+        per_source.extend(_store_collected(ctx, group, ids, by_name))
+        ctx.reporter.advance("collect", len(group))
     ctx.reporter.done("collect")
     return {
         "sources": per_source,
@@ -152,6 +135,43 @@ def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = N
         "new": sum(r["new"] for r in per_source),
         "failed": sum(1 for r in per_source if r["status"] == "error"),
     }
+
+
+def _store_collected(ctx: Context, group: list[SourceSpec], ids: dict[str, int],
+                     by_name: dict[str, SourceResult]) -> list[dict[str, Any]]:
+    """Write one group of sources' items and health in one transaction (set-based, see storage.writes)."""
+    settings = ctx.settings
+    results = {spec.name: by_name.get(spec.name) or SourceResult(source=spec.name, status="error",
+                                                                 error="collector returned nothing") for spec in group}
+    rows: list[dict[str, Any]] = []
+    with ctx.db.session() as s:
+        sources = {src.id: src for src in s.scalars(select(Source).where(Source.id.in_([ids[g.name] for g in group])))}
+        stored = [(ids[name], r) for name, r in results.items() if r.status in ("ok", "not_modified")]
+        counts = upsert_items_many(s, [(sid, [_item_write(i) for i in r.items]) for sid, r in stored if r.items])
+        written = [i for c in counts.values() for i in c.written]
+        if written:  # an unchanged feed (a 304, or the same entries) writes only its health
+            link_items_to_articles(s, None, written)
+        for spec in group:
+            r, sid = results[spec.name], ids[spec.name]
+            row: dict[str, Any] = {"source": spec.name, "status": r.status, "fetched": len(r.items), "new": 0, "updated": 0,
+                                   "error": r.error, "warnings": list(r.warnings)}
+            if r.status in ("ok", "not_modified"):
+                c = counts.get(sid)
+                record_source_health(s, sid, ok=True, etag=r.etag, last_modified=r.last_modified,
+                                     warnings=r.warnings if r.status == "ok" else None)
+                row["new"], row["updated"] = (c.new, c.updated) if c else (0, 0)
+            elif r.status == "skipped":
+                ctx.note(f"{spec.name}: {r.error}")
+            else:
+                record_source_health(s, sid, ok=False, error=r.error or "unknown error")
+            src = sources.get(sid)
+            row["failing_streak"] = src.consecutive_failures if src else 0
+            row["flagged"] = row["failing_streak"] >= settings.flag_after
+            rows.append(row)
+    for row in rows:
+        if row["flagged"]:
+            ctx.note(f"{row['source']} has failed {row['failing_streak']} runs in a row: {row['error']}")
+    return rows
 
 
 # ---------------------------------------------------------------- extract
@@ -162,68 +182,152 @@ def _window_items(session, settings: Settings, day: str):
     return select(Item).where(Item.window_at >= start, Item.window_at < end)
 
 
-def articles_to_fetch(session, settings: Settings, day: str, force: bool) -> list[Article]:
-    window_ids = _window_items(session, settings, day).with_only_columns(Item.id).scalar_subquery()
+def _articles_to_fetch_query(settings: Settings, day: str, force: bool):
+    window_ids = select(Item.id).where(*_window_clause(settings, day)).scalar_subquery()
     direct = select(Item.article_id).where(Item.id.in_(window_ids), Item.article_id.is_not(None))
     linked = select(ItemLink.article_id).where(ItemLink.item_id.in_(window_ids))
     q = select(Article).where(or_(Article.id.in_(direct), Article.id.in_(linked)))
     if not force:
         q = q.where(or_(Article.status == "pending", (Article.status == "failed") & (Article.attempts < MAX_ARTICLE_ATTEMPTS)))
-    return list(session.scalars(q.order_by(Article.id)))
+    return q.order_by(Article.id)
 
 
-async def _fetch_pages(urls: list[str], settings: Settings) -> list[tuple[str, bytes | None, str | None]]:
+def _window_clause(settings: Settings, day: str):
+    start, end = settings.window(day)
+    return Item.window_at >= start, Item.window_at < end
+
+
+def articles_to_fetch(session, settings: Settings, day: str, force: bool) -> list[Article]:
+    return list(session.scalars(_articles_to_fetch_query(settings, day, force)))
+
+
+@dataclass(frozen=True)
+class PageTodo:
+    """One page to fetch: just what extraction needs (not the article's stored text)."""
+
+    id: int
+    url: str
+    attempts: int
+    final_url: str | None
+
+
+def pages_to_fetch(session, settings: Settings, day: str, force: bool) -> list[PageTodo]:
+    q = _articles_to_fetch_query(settings, day, force).with_only_columns(
+        Article.id, Article.canonical_url, Article.attempts, Article.final_url)
+    return [PageTodo(i, u, a or 0, f) for i, u, a, f in session.execute(q)]
+
+
+Fetched = tuple[str, bytes | None, str | None]  # final url, body (None when the fetch failed), error
+
+
+async def _fetch_batch(fetcher: Fetcher, urls: list[str]) -> list[Fetched]:
+    async def one(url: str) -> Fetched:
+        try:
+            resp = await fetcher.get(url, respect_robots=True)
+            return resp.url, resp.content, None
+        except FetchError as exc:
+            return url, None, exc.reason
+        except Exception as exc:  # never let one page stop the night
+            return url, None, f"{type(exc).__name__}: {exc}"
+    return await asyncio.gather(*(one(u) for u in urls))
+
+
+async def _fetch_pages(urls: list[str], settings: Settings) -> list[Fetched]:
     async with Fetcher(settings.http) as fetcher:
-        async def one(url: str):
-            try:
-                resp = await fetcher.get(url, respect_robots=True)
-                return resp.url, resp.content, None
-            except FetchError as exc:
-                return url, None, exc.reason
-            except Exception as exc:  # never let one page stop the night
-                return url, None, f"{type(exc).__name__}: {exc}"
-        return await asyncio.gather(*(one(u) for u in urls))
+        return await _fetch_batch(fetcher, urls)
 
 
 def extract_stage(ctx: Context, day: str, force: bool = False) -> dict[str, Any]:
-    """Fetch the day's article pages (robots.txt honoured) and extract their main text."""
-    from extractors import extract_many
-    from extractors.urls import canonicalize
+    """Fetch the day's article pages (robots.txt honoured) and extract their main text.
 
-    settings, db = ctx.settings, ctx.db
-    with db.session() as s:
-        todo = [(a.id, a.canonical_url) for a in articles_to_fetch(s, settings, day, force)]
-    ctx.reporter.start("extract", len(todo))
-    fetched = asyncio.run(_fetch_pages([u for _, u in todo], settings)) if todo else []
-    pages = [(content, final) for (final, content, err) in fetched if content is not None]
-    extracted = iter(extract_many(pages, workers=PARSE_WORKERS))
+    Pages go in batches (`extract_batch`): each batch is fetched, extracted and committed
+    together while the next one downloads, so memory holds two batches, not the night, and a
+    kill loses at most the batch in flight (a rerun fetches only what was not saved).
+    """
+    with ctx.db.session() as s:
+        todo = pages_to_fetch(s, ctx.settings, day, force)
+    return extract_pages(ctx, todo)
+
+
+def pages_by_id(session, ids: Sequence[int]) -> list[PageTodo]:
+    """The pages of these article ids (a scale-out task gets ids, not pages)."""
+    q = select(Article.id, Article.canonical_url, Article.attempts, Article.final_url).where(Article.id.in_(list(ids)))
+    return [PageTodo(i, u, a or 0, f) for i, u, a, f in session.execute(q.order_by(Article.id))]
+
+
+def saved_article_ids(session, ids: Sequence[int]) -> set[int]:
+    """Which of these articles extraction already finished (anything but pending or retryable failure)."""
+    q = select(Article.id).where(Article.id.in_(list(ids)), Article.status != "pending",
+                                 or_(Article.status != "failed", Article.attempts >= MAX_ARTICLE_ATTEMPTS))
+    return set(session.scalars(q))
+
+
+def extract_pages(ctx: Context, todo: list[PageTodo]) -> dict[str, Any]:
+    """Fetch, extract and save these pages, batch by batch (see `extract_stage`)."""
+    from extractors.article_batch import extraction_pool
+
+    settings = ctx.settings
     stats = {"articles": len(todo), "ok": 0, "fallback": 0, "failed": 0, "merged": 0}
-    for (aid, url), (final, content, err) in zip(todo, fetched):
-        with db.session() as s:
-            if content is None:
-                save_extraction(s, aid, status="failed", error=err)
-                stats["failed"] += 1
-            else:
-                art = next(extracted)
-                if art is None or not art.text:
-                    save_extraction(s, aid, status="empty", final_url=final, error="no article text found; using the feed's summary")
-                    stats["fallback"] += 1
-                else:
-                    fields = {
-                        "title": art.title, "text": art.text, "author": art.author, "site_name": art.site_name,
-                        "language": art.language, "image": art.image, "published_at": art.published_at,
-                    }
-                    from extractors.models import content_hash
-                    fields["content_hash"] = content_hash(art.title, art.text)
-                    status = art.page_kind if art.page_kind != "article" else "ok"
-                    save_extraction(s, aid, status=status, final_url=final, fields=fields,
-                                    error=None if status == "ok" else f"page is {status.replace('_', ' ')}: using the feed's summary")
-                    stats["ok" if status == "ok" else "fallback"] += 1
-                    if art.canonical_url:
-                        stats["merged"] += _merge_canonical(s, aid, canonicalize(art.canonical_url))
-        ctx.reporter.advance("extract")
+    ctx.reporter.start("extract", len(todo))
+    if todo:
+        size = settings.extract_batch
+        batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+        with extraction_pool(PARSE_WORKERS) as pool:
+            asyncio.run(_extract_batches(ctx, batches, stats, pool))
     ctx.reporter.done("extract")
     return stats
+
+
+async def _extract_batches(ctx: Context, batches: list[list[PageTodo]], stats: dict[str, int], pool) -> None:
+    async with Fetcher(ctx.settings.http) as fetcher:
+        pending = asyncio.ensure_future(_fetch_batch(fetcher, [t.url for t in batches[0]]))
+        for n, batch in enumerate(batches):
+            fetched = await pending
+            if n + 1 < len(batches):  # download the next batch while this one is extracted and saved
+                pending = asyncio.ensure_future(_fetch_batch(fetcher, [t.url for t in batches[n + 1]]))
+            await asyncio.to_thread(_save_batch, ctx, batch, fetched, stats, pool)
+            ctx.reporter.advance("extract", len(batch))
+
+
+def _save_batch(ctx: Context, batch: list[PageTodo], fetched: list[Fetched], stats: dict[str, int], pool) -> None:
+    """Extract one batch's pages and commit them in one transaction."""
+    from extractors import extract_many
+    from extractors.models import content_hash
+    from extractors.urls import canonicalize
+
+    pages = [(content, final) for (final, content, _err) in fetched if content is not None]
+    extracted = iter(extract_many(pages, workers=PARSE_WORKERS, pool=pool))
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    canonicals: list[tuple[int, str]] = []
+    for todo, (final, content, err) in zip(batch, fetched):
+        row: dict[str, Any] = {"id": todo.id, "attempts": todo.attempts + 1, "fetched_at": now}
+        if content is None:
+            row |= {"status": "failed", "final_url": todo.final_url, "error": err}
+            stats["failed"] += 1
+        else:
+            art = next(extracted)
+            if art is None or not art.text:
+                row |= {"status": "empty", "final_url": final or todo.final_url,
+                        "error": "no article text found; using the feed's summary"}
+                stats["fallback"] += 1
+            else:
+                status = art.page_kind if art.page_kind != "article" else "ok"
+                row |= {
+                    "status": status, "final_url": final or todo.final_url,
+                    "error": None if status == "ok" else f"page is {status.replace('_', ' ')}: using the feed's summary",
+                    "title": art.title, "text": art.text, "author": art.author, "site_name": art.site_name,
+                    "language": art.language, "image": art.image, "published_at": art.published_at,
+                    "content_hash": content_hash(art.title, art.text),
+                }
+                stats["ok" if status == "ok" else "fallback"] += 1
+                if art.canonical_url:
+                    canonicals.append((todo.id, canonicalize(art.canonical_url)))
+        rows.append(row)
+    with ctx.db.session() as s:
+        save_extractions(s, rows)
+        for aid, canonical in canonicals:
+            stats["merged"] += _merge_canonical(s, aid, canonical)
 
 
 def _merge_canonical(session, article_id: int, canonical: str) -> int:

@@ -57,10 +57,11 @@ def guarded(fn: Callable[[], Any]) -> Any:
     from newsdesk.sources import SourcesError
     from storage.db import DatabaseNotReady
     from storage.desk import DeskError
+    from storage.runlock import DayBusy
 
     try:
         return fn()
-    except (ConfigError, DatabaseNotReady, DeskError, SourcesError, ValueError) as exc:
+    except (ConfigError, DatabaseNotReady, DeskError, SourcesError, ValueError, DayBusy) as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
@@ -157,11 +158,20 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
     s = settings()
     if sources:  # an unknown --source is one line, before Prefect is even imported (not a failed flow after retries)
         check_source_names(s.sources_file, sources)
-    from flows.nightly import nightly, validate_params
+    from flows.params import validate_params
+
+    the_day = validate_params(s, day, from_stage, style, max_stories)[0]  # fail fast, before Prefect starts
+    db = _ready_db()
+    try:  # a day another run holds is one line now, not a failed flow (the flow takes the lock for real)
+        if story is None:
+            from storage.runlock import DayRunLock
+
+            DayRunLock(db, the_day, wait=s.lock_wait).acquire().release()
+    finally:
+        db.dispose()
+    from flows.nightly import nightly  # Prefect: seconds to import, so only once the night can start
     from flows.progress import set_reporter
 
-    validate_params(s, day, from_stage, style, max_stories)  # fail fast, before Prefect starts
-    _ready_db().dispose()
     with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[status]}"), console=err, transient=False) as progress:
         set_reporter(BarReporter(progress))
@@ -244,7 +254,7 @@ def collect(
 ) -> None:
     """Collect sources only (no Prefect), e.g. to check a new source."""
     from flows import pipeline
-    from flows.nightly import validate_params
+    from flows.params import validate_params  # not flows.nightly: collect runs without Prefect
 
     def body() -> dict[str, Any]:
         s = settings()

@@ -116,6 +116,15 @@ class Settings:
     webhook_url: str | None = None
     secret_key: str | None = None
     trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For the desk believes
+    lock_wait: float = 0.0  # seconds a run waits for another run of the same day before giving up
+    extract_batch: int = 100  # pages fetched, extracted and committed together (a kill loses one batch at most)
+    dask_address: str | None = None  # a Dask scheduler: collect and extract batches run there
+    dask_workers: int = 0  # >0: a local Dask cluster of this many worker processes
+    task_batch: int = 500  # sources (collect) or pages (extract) per task on Dask
+
+    @property
+    def scale_out(self) -> bool:
+        return bool(self.dask_address) or self.dask_workers > 0
     llm: LLMConfig = field(default_factory=lambda: LLMConfig(None, None, "gpt-4.1-mini"))
     http: HttpSettings = field(default_factory=HttpSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
@@ -282,6 +291,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_url=env.get("NEWSDESK_WEBHOOK_URL") or None,
         secret_key=env.get("NEWSDESK_SECRET_KEY") or None,
         trusted_proxies=_proxies(env),
+        lock_wait=float(_number(env, "NEWSDESK_LOCK_WAIT", 0.0)),
+        extract_batch=max(1, int(_number(env, "NEWSDESK_EXTRACT_BATCH", 100, int))),
+        dask_address=env.get("NEWSDESK_DASK_ADDRESS") or None,
+        dask_workers=max(0, int(_number(env, "NEWSDESK_DASK_WORKERS", 0, int))),
+        task_batch=max(1, int(_number(env, "NEWSDESK_TASK_BATCH", 500, int))),
         llm=llm,
         http=http,
         delivery=_delivery(env, env.get("NEWSDESK_SITE_URL") or None),

@@ -326,11 +326,31 @@ class Run(Base):
     day: Mapped[str] = mapped_column(String(10), index=True)
     trigger: Mapped[str] = mapped_column(String(40), default="manual")
     from_stage: Mapped[str] = mapped_column(String(20), default="collect")
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running|ok|failed
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|ok|failed|interrupted
     stats: Mapped[dict] = mapped_column(JSON, default=dict)
     notes: Mapped[list] = mapped_column(JSON, default=list)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # Who runs it (host:pid) and when it last said it was alive: a killed run stops beating and the
+    # next start marks it interrupted instead of leaving it "running" forever.
+    holder: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None]
+
+
+class DayLock(Base):
+    """The run that currently owns a day (one run per day at once).
+
+    On SQLite this row is the lock; on PostgreSQL an advisory lock is, and the row says who holds it.
+    """
+
+    __tablename__ = "day_locks"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
 
 
 class Setting(Base):

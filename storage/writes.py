@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
+from storage.bulk import chunks, execute_rows, insert_for
 from storage.models import (
     Article,
     Draft,
@@ -33,25 +34,42 @@ MAX_SOURCE_WARNINGS = 20  # a feed with 5,000 broken entries keeps the first few
 
 
 def upsert_sources(session: Session, specs: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """Create or update sources by name; returns name -> id."""
-    specs = list(specs)
-    existing = {s.name: s for s in session.scalars(select(Source).where(Source.name.in_([sp["name"] for sp in specs])))}
+    """Create or update sources by name; returns name -> id.
+
+    One INSERT ... ON CONFLICT (name) for new and changed sources, so parallel collects on a fresh
+    database do not race on the unique name (the one that loses the race updates instead).
+    """
+    wanted: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        row = existing.get(spec["name"])
-        if row is None:
-            row = Source(name=spec["name"], consecutive_failures=0)
-            session.add(row)
-            existing[spec["name"]] = row
+        row = {"name": spec["name"]}
         for f in SOURCE_FIELDS:
             value = spec.get(f)
             if f == "tags":
                 value = list(value or [])
             if f == "weight":
                 value = float(value if value is not None else 1.0)
-            if getattr(row, f) != value:
-                setattr(row, f, value)
-    session.flush()
-    return {name: row.id for name, row in existing.items()}
+            row[f] = value
+        wanted[spec["name"]] = row
+    if not wanted:
+        return {}
+    names = list(wanted)
+    cols = [Source.id, Source.name] + [getattr(Source, f) for f in SOURCE_FIELDS]
+    existing = {}
+    for chunk in chunks(names, 1):
+        for r in session.execute(select(*cols).where(Source.name.in_(chunk))):
+            existing[r.name] = r
+    ids = {name: r.id for name, r in existing.items()}
+    now = utcnow()
+    todo = [row | {"consecutive_failures": 0, "enabled": True, "created_at": now}
+            for name, row in wanted.items()
+            if name not in existing or any(getattr(existing[name], f) != row[f] for f in SOURCE_FIELDS)]
+    if todo:
+        stmt = insert_for(session, Source)
+        stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={f: stmt.excluded[f] for f in SOURCE_FIELDS})
+        t = Source.__table__
+        for sid, name in execute_rows(session, stmt.returning(t.c.id, t.c.name), todo):
+            ids[name] = sid
+    return ids
 
 
 def record_source_health(
@@ -113,109 +131,134 @@ class ItemCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    written: list[int] = field(default_factory=list)  # ids of new and changed items: what needs linking
 
 
 def upsert_items(session: Session, source_id: int, items: Sequence[ItemWrite], now: datetime | None = None) -> ItemCounts:
     """Insert new sightings and refresh changed ones; the same guid twice is one row."""
+    return upsert_items_many(session, [(source_id, items)], now=now)[source_id]
+
+
+def upsert_items_many(session: Session, batches: Sequence[tuple[int, Sequence[ItemWrite]]],
+                      now: datetime | None = None) -> dict[int, ItemCounts]:
+    """`upsert_items` for many sources at once: one read and one write for the lot.
+
+    A column-only read of the known (source, guid)s, then one multi-row
+    `INSERT ... ON CONFLICT (source_id, guid) DO UPDATE` (one round trip per page of rows) for new
+    and changed items only: an unchanged feed writes nothing. Article entries get their article
+    row first, so each item is written once, already attached.
+    """
     now = now or utcnow()
-    counts = ItemCounts()
-    by_guid: dict[str, ItemWrite] = {}
-    for it in items:  # a feed that repeats a guid: the last one wins, as readers do
-        by_guid[it.guid] = it
-    if not by_guid:
+    counts: dict[int, ItemCounts] = {sid: ItemCounts() for sid, _ in batches}
+    wanted: dict[tuple[int, str], ItemWrite] = {}
+    for sid, items in batches:
+        for it in items:  # a feed that repeats a guid: the last one wins, as readers do
+            wanted[(sid, it.guid)] = it
+    if not wanted:
         return counts
-    existing: dict[str, Item] = {}
-    guids = list(by_guid)
-    for chunk_start in range(0, len(guids), 500):
-        chunk = guids[chunk_start:chunk_start + 500]
-        for row in session.scalars(select(Item).where(Item.source_id == source_id, Item.guid.in_(chunk))):
-            existing[row.guid] = row
-    for guid, it in by_guid.items():
-        row = existing.get(guid)
-        if row is None:
-            session.add(
-                Item(
-                    source_id=source_id,
-                    kind=it.kind,
-                    guid=guid,
-                    url=it.url,
-                    title=it.title or "",
-                    author=it.author,
-                    text=it.text or "",
-                    published_at=it.published_at,
-                    window_at=it.published_at or now,
-                    engagement=dict(it.engagement),
-                    links=list(it.links),
-                    content_hash=it.content_hash,
-                    first_seen_at=now,
-                    updated_at=now,
-                )
-            )
-            counts.new += 1
-            continue
-        changed = (
-            row.content_hash != it.content_hash
-            or row.url != it.url
-            or (row.engagement or {}) != dict(it.engagement)
-            or list(row.links or []) != list(it.links)
-        )
-        if changed:
-            row.title, row.text, row.url, row.author = it.title or "", it.text or "", it.url, it.author
-            row.content_hash = it.content_hash
-            row.engagement, row.links = dict(it.engagement), list(it.links)
-            if it.published_at is not None:
-                row.published_at = it.published_at
-                row.window_at = it.published_at
-            row.updated_at = now
-            counts.updated += 1
+    source_ids = sorted(counts)
+    guids = sorted({g for _, g in wanted})
+    existing: dict[tuple[int, str], Any] = {}
+    for chunk in chunks(guids, 1):
+        q = select(Item.source_id, Item.guid, Item.content_hash, Item.url, Item.engagement, Item.links).where(
+            Item.source_id.in_(source_ids) if len(source_ids) > 1 else Item.source_id == source_ids[0], Item.guid.in_(chunk))
+        for r in session.execute(q):
+            existing[(r.source_id, r.guid)] = r
+    rows = []
+    for (sid, guid), it in wanted.items():
+        old = existing.get((sid, guid))
+        if old is not None:
+            changed = (old.content_hash != it.content_hash or old.url != it.url
+                       or (old.engagement or {}) != dict(it.engagement) or list(old.links or []) != list(it.links))
+            if not changed:
+                counts[sid].unchanged += 1
+                continue
+            counts[sid].updated += 1
         else:
-            counts.unchanged += 1
-    session.flush()
+            counts[sid].new += 1
+        rows.append({
+            "source_id": sid, "kind": it.kind, "guid": guid, "url": it.url, "title": it.title or "",
+            "author": it.author, "text": it.text or "", "published_at": it.published_at,
+            "window_at": it.published_at or now, "engagement": dict(it.engagement), "links": list(it.links),
+            "content_hash": it.content_hash, "first_seen_at": now, "updated_at": now,
+        })
+    if not rows:
+        return counts
+    article_ids = ensure_articles(session, [r["url"] for r in rows if r["kind"] == "article" and r["url"]])
+    for r in rows:
+        r["article_id"] = article_ids.get(r["url"]) if r["kind"] == "article" and r["url"] else None
+    t = Item.__table__
+    stmt = insert_for(session, Item)
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(index_elements=["source_id", "guid"], set_={
+        "title": ex.title, "text": ex.text, "url": ex.url, "author": ex.author, "content_hash": ex.content_hash,
+        "article_id": func.coalesce(ex.article_id, t.c.article_id),
+        "engagement": ex.engagement, "links": ex.links,
+        "published_at": func.coalesce(ex.published_at, t.c.published_at),
+        "window_at": case((ex.published_at.is_(None), t.c.window_at), else_=ex.published_at),
+        "updated_at": ex.updated_at,
+    })
+    for item_id, sid in execute_rows(session, stmt.returning(t.c.id, t.c.source_id), rows):
+        counts[sid].written.append(item_id)
     return counts
 
 
 def ensure_articles(session: Session, urls: Iterable[str]) -> dict[str, int]:
-    """Make sure each canonical URL has an article row (pending until fetched)."""
+    """Make sure each canonical URL has an article row (pending until fetched); returns url -> id."""
     urls = sorted({u for u in urls if u})
     found: dict[str, int] = {}
-    for start in range(0, len(urls), 500):
-        chunk = urls[start:start + 500]
-        for aid, url in session.execute(select(Article.id, Article.canonical_url).where(Article.canonical_url.in_(chunk))):
-            found[url] = aid
-    for url in urls:
-        if url not in found:
-            art = Article(canonical_url=url, status="pending")
-            session.add(art)
-            session.flush()
-            found[url] = art.id
+    for chunk in chunks(urls, 1):
+        found.update(session.execute(select(Article.canonical_url, Article.id).where(Article.canonical_url.in_(chunk))).tuples().all())
+    missing = [{"canonical_url": u, "status": "pending", "attempts": 0, "created_at": utcnow()} for u in urls if u not in found]
+    if missing:
+        t = Article.__table__
+        stmt = insert_for(session, Article).on_conflict_do_nothing(index_elements=["canonical_url"])
+        found.update((u, i) for u, i in execute_rows(session, stmt.returning(t.c.canonical_url, t.c.id), missing))
+    late = [r["canonical_url"] for r in missing if r["canonical_url"] not in found]  # inserted meanwhile by another writer
+    for chunk in chunks(late, 1):
+        found.update(session.execute(select(Article.canonical_url, Article.id).where(Article.canonical_url.in_(chunk))).tuples().all())
     return found
 
 
-def link_items_to_articles(session: Session, source_id: int) -> int:
-    """Attach a source's items to the article rows of their URL and their outbound links."""
-    rows = session.scalars(select(Item).where(Item.source_id == source_id)).all()
+def link_items_to_articles(session: Session, source_id: int | None, item_ids: Sequence[int] | None = None) -> int:
+    """Attach a source's items (all, or just `item_ids`) to the article rows of their URL and outbound links.
+
+    Column reads, one bulk UPDATE by primary key for changed `article_id`s and one multi-row
+    `INSERT ... ON CONFLICT DO NOTHING` for links; returns how many links or attachments were added.
+    """
+    q = select(Item.id, Item.kind, Item.url, Item.links, Item.article_id)
+    if source_id is not None:
+        q = q.where(Item.source_id == source_id)
+    if item_ids is None:
+        rows = list(session.execute(q))
+    else:
+        rows = []
+        for chunk in chunks(list(item_ids), 1):
+            rows.extend(session.execute(q.where(Item.id.in_(chunk))))
+    if not rows:
+        return 0
     urls = {r.url for r in rows if r.url and r.kind == "article"}
     for r in rows:
         urls.update(r.links or [])
     ids = ensure_articles(session, urls)
-    linked = 0
-    existing_links = {
-        (i, a) for i, a in session.execute(
-            select(ItemLink.item_id, ItemLink.article_id).join(Item, Item.id == ItemLink.item_id).where(Item.source_id == source_id)
-        )
-    }
+    attach, links = [], []
     for r in rows:
+        article_id = r.article_id
         if r.kind == "article" and r.url and r.article_id != ids.get(r.url):
-            r.article_id = ids[r.url]
-            linked += 1
-        for url in r.links or []:
-            pair = (r.id, ids[url])
-            if pair not in existing_links and ids[url] != r.article_id:
-                session.add(ItemLink(item_id=r.id, article_id=ids[url]))
-                existing_links.add(pair)
-                linked += 1
-    session.flush()
-    return linked
+            article_id = ids[r.url]
+            attach.append({"id": r.id, "article_id": article_id})
+        for url in dict.fromkeys(r.links or []):
+            if ids[url] != article_id:
+                links.append({"item_id": r.id, "article_id": ids[url]})
+    if attach:
+        t = Item.__table__
+        session.connection().execute(update(t).where(t.c.id == bindparam("b_id")).values(article_id=bindparam("b_article")),
+                                     [{"b_id": a["id"], "b_article": a["article_id"]} for a in attach])
+    added = 0
+    if links:
+        stmt = insert_for(session, ItemLink).on_conflict_do_nothing(index_elements=["item_id", "article_id"])
+        added = len(execute_rows(session, stmt.returning(ItemLink.__table__.c.id), links).all())
+    return len(attach) + added
 
 
 def save_extraction(
@@ -239,6 +282,19 @@ def save_extraction(
     art.fetched_at = now or utcnow()
     for key, value in (fields or {}).items():
         setattr(art, key, value)
+
+
+def save_extractions(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Store a batch of extraction results: one UPDATE per shape of row, by primary key.
+
+    Each row holds the article `id` and the columns to set (status, attempts, fetched_at, ...).
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(dict(row))
+    for group in groups.values():
+        session.execute(update(Article), group)
+    return len(rows)
 
 
 @dataclass
