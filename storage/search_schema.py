@@ -2,7 +2,9 @@
 `storage.search.rebuild`, so a rebuilt index is exactly what the triggers would have written.
 
 Changing these needs a new migration: the triggers and generated columns already in a database keep
-the text they were created with.
+the text they were created with. On SQLite, a later migration that rebuilds one of these tables
+(`batch_alter_table` copies it into a new table) drops its triggers: such a migration must come
+before 0007 in the chain or create the triggers again.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from storage.search_schema import PG_VECTOR as _PG_VECTOR, SQLITE_TEXT as _SQLITE_TEXT
 
 revision = '0007'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
