@@ -16,7 +16,7 @@ from extractors.article import extract_article
 from extractors.article_clean import clean_text
 from extractors.article_layout import is_flattened_table
 from extractors.article_paragraphs import prose_paragraphs
-from extractors.article_text import is_small_share, unlinked_words
+from extractors.article_text import could_be_small_share, is_small_share, unlinked_words
 from lxml.html import document_fromstring
 
 PARAGRAPHS = Path(__file__).parent / "fixtures" / "paragraphs"
@@ -47,6 +47,9 @@ def test_retry_only_when_the_result_is_a_small_share_of_the_page() -> None:
     assert is_small_share("", page_words)
     assert is_small_share(" ".join(["word"] * 40), page_words)
     assert not is_small_share(" ".join(["word"] * 280), page_words)
+    # the cheap pre-check never rules out a retry the exact count would make
+    assert could_be_small_share("", tree) and could_be_small_share(" ".join(["word"] * 40), tree)
+    assert not could_be_small_share(" ".join(["word"] * 280), tree)
 
 
 @pytest.mark.parametrize(
