@@ -32,6 +32,23 @@ _BOILERPLATE_SHAPES = (
 )
 _BOILERPLATE = re.compile(r"^(" + "|".join(_BOILERPLATE_SHAPES) + r")\s*[.!]?\s*$", re.I)
 _MAX_BOILERPLATE_WORDS = 16
+# Lines that are page furniture only where they sit at the top or bottom of a
+# body: a date or byline there is metadata, in the middle it may be a
+# timeline entry or a quoted sign-off.
+_MONTH = (r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?")
+_DATE = rf"(\w+\.?,?\s+)?({_MONTH}\s+\d{{1,2}}(st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|\d{{1,4}}[/.-]\d{{1,2}}[/.-]\d{{2,4}})"
+_EDGE_SHAPES = (
+    rf"((last\s+)?(updated|published|posted|modified|date)(\s+on)?\s*:?\s*)?{_DATE}([\s,|at-]+\d{{1,2}}[:.]\d{{2}}(\s*[ap]\.?m\.?)?(\s*[a-z]{{2,4}})?)?",
+    r"by\s+[\w.'-]+(\s+[\w.'-]+){0,3}(\s*[-—–|,]\s*\d+\s+min(ute)?s?\s+read)?",
+    r"\d+\s+min(ute)?s?\s+read|reading time\s*:?.{0,20}",
+    r"table of contents?|contents|in this article|jump to",
+    r"(this|the) (article|post|page|story) (contains|may contain|includes) affiliate links.*",
+    r"(products|items) (are|were) (chosen|selected) independently.*",
+    r"(we may earn|purchases made through|when you buy through) .{0,40}(commission|links).*",
+)
+_EDGE = re.compile(r"^(" + "|".join(_EDGE_SHAPES) + r")\s*[.!]?\s*$", re.I)
+_EDGE_MAX_WORDS = 40
+EDGE_LINES = 3  # how many content lines at each end may be furniture
 _TOKEN = re.compile(r"\w+")
 _HEAD_LINES = 3  # a repeated headline or standfirst only ever sits at the top
 
@@ -82,10 +99,25 @@ def strip_head(lines: list[str], meta: PageMeta | None) -> list[str]:
     return out
 
 
+def is_edge_furniture(line: str) -> bool:
+    """True for a date, byline, reading time or disclosure line (only judged at the ends)."""
+    stripped = line.strip().lstrip("-•* ").strip()
+    return bool(stripped) and len(stripped.split()) <= _EDGE_MAX_WORDS and bool(_EDGE.match(stripped))
+
+
+def strip_edges(lines: list[str]) -> list[str]:
+    """Drop furniture lines among the first and last few content lines."""
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    if len(content) < 2 * EDGE_LINES:
+        return lines
+    ends = set(content[:EDGE_LINES] + content[-EDGE_LINES:])
+    return [line for i, line in enumerate(lines) if i not in ends or not is_edge_furniture(line)]
+
+
 def clean_text(text: str, meta: PageMeta | None = None) -> str:
     """Remove boilerplate lines and collapse blank runs; keeps paragraph breaks."""
     lines = [line.rstrip() for line in text.splitlines()]
-    kept = strip_head([line for line in lines if not is_boilerplate(line)], meta)
+    kept = strip_head(strip_edges([line for line in lines if not is_boilerplate(line)]), meta)
     out: list[str] = []
     for line in kept:
         if line.strip() or (out and out[-1].strip()):

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from extractors.article import extract_article
+from extractors.article_clean import clean_text
 from extractors.article_layout import is_flattened_table
 from extractors.article_paragraphs import prose_paragraphs
-from extractors.article_text import is_small_share, unlinked_words
+from extractors.article_text import could_be_small_share, is_small_share, unlinked_words
 from lxml.html import document_fromstring
 
 PARAGRAPHS = Path(__file__).parent / "fixtures" / "paragraphs"
@@ -46,6 +47,9 @@ def test_retry_only_when_the_result_is_a_small_share_of_the_page() -> None:
     assert is_small_share("", page_words)
     assert is_small_share(" ".join(["word"] * 40), page_words)
     assert not is_small_share(" ".join(["word"] * 280), page_words)
+    # the cheap pre-check never rules out a retry the exact count would make
+    assert could_be_small_share("", tree) and could_be_small_share(" ".join(["word"] * 40), tree)
+    assert not could_be_small_share(" ".join(["word"] * 280), tree)
 
 
 @pytest.mark.parametrize(
@@ -60,3 +64,25 @@ def test_truncated_doctype_without_head_is_still_parsed() -> None:
     body = "".join(f"<p>Sentence number {i} of a story long enough to count as an article body here.</p>" for i in range(12))
     art = extract_article(f"<!DOCTYPE htm<body><div>{body}</div></body>".encode(), "https://example.com/a")
     assert art is not None and "Sentence number 3" in art.text
+
+
+_BODY = [f"Paragraph {i} of the story says something long enough to be read as prose by anyone." for i in range(6)]
+
+
+@pytest.mark.parametrize(
+    ("line", "dropped"),
+    [("Last updated: April 21, 2025", True), ("By Rick Steves", True), ("by Jacob Trussell—10 min read", True),
+     ("UPDATED: Tue., Nov. 19, 2019", True), ("5 min read", True), ("Table of Contents", True),
+     ("This article contains affiliate links that may earn us a commission at no extra cost to you.", True),
+     ("By the end of the week the council had voted to keep the tram line open.", False),
+     ("The meeting was held on July 29, 2025 in Paris.", False)],
+)
+def test_date_byline_and_disclosure_lines_dropped_at_the_edges(line: str, dropped: bool) -> None:
+    for text in ("\n".join([line, *_BODY]), "\n".join([*_BODY, line])):
+        assert (line not in clean_text(text)) is dropped
+
+
+def test_date_line_kept_in_the_middle() -> None:
+    """A dated entry inside the body is content (a timeline), not page furniture."""
+    text = "\n".join([*_BODY[:3], "July 29, 2025", *_BODY[3:]])
+    assert "July 29, 2025" in clean_text(text)
