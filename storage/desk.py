@@ -74,6 +74,7 @@ class SourceRef:
     author: str | None = None
     text: str = ""
     published_at: datetime | None = None
+    network: str | None = None  # the source's type: feed, bluesky, mastodon, reddit, hackernews...
 
 
 @dataclass
@@ -143,6 +144,7 @@ def source_refs(story: Story) -> list[SourceRef]:
                 author=it.author,
                 text=text or "",
                 published_at=it.published_at,
+                network=it.source.type if it.source is not None else None,
             )
         )
     return refs
