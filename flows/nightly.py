@@ -145,9 +145,25 @@ def _cluster_fingerprint(ctx: Context, day: str) -> str:
         arts = s.execute(select(Article.id, Article.status, Article.content_hash).order_by(Article.id)).all()
         earlier = s.execute(select(Story.id, Story.day, Story.key, Story.active).where(Story.day < day).order_by(Story.id)).all()
         has_day = s.scalar(select(Story.id).where(Story.day == day).limit(1)) is not None
-    # The database is part of the key: the demo, tests and real data share one Prefect cache.
+        instance = _database_instance(s)
+    # The database is part of the key: the demo, tests and real data share one Prefect cache. Its URL is
+    # not enough: a database deleted and created again at the same path (a fresh demo) is another one.
     return pipeline.stage_fingerprint(items, links, arts, earlier,
-                                      [ctx.db.url, has_day, settings.timezone, settings.day_cutoff])
+                                      [ctx.db.url, instance, has_day, settings.timezone, settings.day_cutoff])
+
+
+def _database_instance(session) -> str:
+    """A random id kept in the database itself, made on first use."""
+    import uuid
+
+    from storage.writes import get_setting, put_setting
+
+    found = get_setting(session, "database_instance")
+    if found and found.get("id"):
+        return str(found["id"])
+    new = uuid.uuid4().hex
+    put_setting(session, "database_instance", {"id": new})
+    return new
 
 
 def _artifacts(stats: dict[str, Any]) -> None:

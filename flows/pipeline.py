@@ -617,7 +617,8 @@ def digest_from_data(data):
 
     stories = []
     for e in data.entries:
-        sources = [SourceDoc(id=r.id, title=r.title, outlet=r.outlet, url=r.url, text="", published_at=r.published_at, kind=r.kind)
+        sources = [SourceDoc(id=r.id, title=r.title, outlet=r.outlet, url=r.url, text="", published_at=r.published_at, kind=r.kind,
+                             author=r.author, network=r.network)
                    for r in e.sources]
         stories.append(DigestStory(
             number=e.number,

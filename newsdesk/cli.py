@@ -215,7 +215,7 @@ def print_run(stats: dict[str, Any]) -> None:
     out.print(f"[bold]Night of {stats['day']}[/bold]{style}")
     if c:
         out.print(f"  collect: {plural(c['fetched'], 'item')} from {plural(len(c['sources']), 'source')}, {c['new']} new, "
-                  f"{plural(c['failed'], 'source')} failed")
+                  f"{plural(c['failed'], 'source')} failed", soft_wrap=True)
         for r in c["sources"]:
             if r["status"] == "error":
                 flag = " [red](flagged)[/red]" if r.get("flagged") else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shlex
 import socket
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -78,14 +79,33 @@ def run_demo(settings: Settings, *, port: int, style: str | None, console: Conso
     db.dispose()
     console.print("")
     cli._print_rows(rows, summary)
-    env = f"NEWSDESK_DATA_DIR={data_dir}"
     console.print(f"""
 Demo data:   {data_dir}
   database   {demo_settings.database_url}
-  sources    {sources_file}
-Next steps (the demo keeps its own data directory):
-  {env} newsdesk review show {rows[0].id if rows else 'ID'}
-  {env} newsdesk review approve {rows[0].id if rows else 'ID'}
-  {env} newsdesk publish --day {SAMPLE_DAY} --out {data_dir / 'site'}
-  {env} newsdesk users add YOURNAME --role admin && {env} newsdesk serve
-""", highlight=False)
+  sources    {sources_file}""", highlight=False)
+    for line in next_steps(data_dir, sources_file, rows[0].id if rows else None, drafted_views=demo_settings.llm.configured):
+        console.print(line, highlight=False, soft_wrap=True)  # never broken mid-command, however narrow
+
+
+def next_steps(data_dir: Path, sources_file: Path, story_id: int | None, *, drafted_views: bool) -> list[str]:
+    """Commands that work as printed: the demo's own data directory AND sources file (the repository's
+    sources.yaml names other sources and would fetch the real internet), one command a line."""
+    from newsdesk.demo import SAMPLE_DAY
+
+    sid = story_id if story_id is not None else "ID"
+    lines = ["Next steps: the demo keeps its own data and sources; set both first:",
+             f"  export NEWSDESK_DATA_DIR={shlex.quote(str(data_dir))}",
+             f"  export NEWSDESK_SOURCES={shlex.quote(str(sources_file))}",
+             f"  newsdesk review show {sid}"]
+    approve = [f"  newsdesk review approve {sid}", f"  newsdesk publish --day {SAMPLE_DAY}"]
+    if drafted_views:
+        lines += approve
+    lines += ["  newsdesk users add YOURNAME --role admin", "  newsdesk serve"]
+    if not drafted_views:
+        from newsdesk.cli import review_app
+
+        where = "in the desk" + (" (or with `newsdesk review edit`)"
+                                 if any(c.name == "edit" for c in review_app.registered_commands) else "")
+        lines += [f"With no LLM the views are left to editors: write a story's view {where},",
+                  "then approve and publish it there or here:", *approve]
+    return lines

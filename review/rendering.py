@@ -35,7 +35,8 @@ def to_render_digest(render: Any, data: DigestData) -> Any:
         draft = StoryDraft(headline=e.headline, summary=e.summary, view=e.view, tags=e.tags, section=e.section)
         docs = [
             SourceDoc(id=s.id, title=s.title, outlet=s.outlet, url=s.url, text=s.text, published_at=s.published_at,
-                      kind=s.kind if s.kind in ("article", "post") else "article")
+                      kind=s.kind if s.kind in ("article", "post") else "article", author=s.author,
+                      network=getattr(s, "network", None))
             for s in e.sources
         ]
         update_of = f"Update on {e.update_of}" if e.update_of else None

@@ -76,6 +76,7 @@ class SourceRef:
     published_at: datetime | None = None
     added_by: str | None = None  # an editor pasted this link
     added_note: str | None = None
+    network: str | None = None  # the source's type: feed, bluesky, mastodon, reddit, hackernews...
 
 
 @dataclass
@@ -154,6 +155,7 @@ def source_refs(story: Story) -> list[SourceRef]:
                 published_at=it.published_at,
                 added_by=it.added_by,
                 added_note=it.added_note,
+                network=it.source.type if it.source is not None else None,
             )
         )
     return refs

@@ -23,6 +23,8 @@ class SourceDoc(BaseModel):
     text: str = ""
     published_at: datetime | None = None
     kind: Literal["article", "post"] = "article"
+    author: str | None = None  # a post's author as its network gives it (@handle, u/name, HN name): credit lines
+    network: str | None = None  # the source's type (bluesky, mastodon, x, reddit, hackernews...): credit lines
 
 
 class PreviousStory(BaseModel):

@@ -145,28 +145,63 @@ def safe_url(url: str | None) -> str | None:
     return web_url(url)
 
 
-def _handle(doc: SourceDoc) -> str:
-    """The author handle of a social post, from the outlet or the post URL."""
+POST_NAMES = {"bluesky": "Bluesky post", "mastodon": "Mastodon post", "x": "𝕏 post", "threads": "Threads post"}
+_NETWORK_HOSTS = (("bsky.app", "bluesky"), ("x.com", "x"), ("twitter.com", "x"), ("threads.net", "threads"),
+                  ("news.ycombinator.com", "hackernews"), ("reddit.com", "reddit"))
+
+
+def _network(doc: SourceDoc) -> str | None:
+    """The network a post is from: its source's type, else what its URL says."""
+    if doc.network:
+        return {"twitter": "x"}.get(doc.network.lower(), doc.network.lower())
+    parsed = urlparse(doc.url or "")
+    host = parsed.netloc.lower().split(":")[0]
+    for suffix, network in _NETWORK_HOSTS:
+        if host == suffix or host.endswith("." + suffix):
+            return network
+    if parsed.path.lstrip("/").startswith("@"):
+        return "mastodon"
+    return None
+
+
+def _handle(doc: SourceDoc, network: str | None) -> str | None:
+    """The author's @handle: the one the network gave, else the one in the post's URL."""
+    author = _ws(doc.author or "")
+    if author.startswith("@"):
+        return author.split()[0]
+    path = [p for p in urlparse(safe_url(doc.url) or "").path.split("/") if p]
+    if network == "bluesky" and len(path) >= 2 and path[0] == "profile":
+        return "@" + path[1]
+    if network == "mastodon" and path and path[0].startswith("@"):
+        return path[0]
+    if network == "x" and path and path[0] not in ("i", "home", "search"):
+        return "@" + path[0].lstrip("@")
+    if author and " " not in author:
+        return "@" + author
     outlet = (doc.outlet or "").strip()
     if outlet.startswith("@"):
         return outlet.split()[0]
-    if outlet and " " not in outlet and "." not in outlet:
-        return "@" + outlet
-    url = safe_url(doc.url)
-    if url:
-        path = [p for p in urlparse(url).path.split("/") if p]
-        if path:
-            return "@" + path[0].lstrip("@")
-    return outlet or "unknown"
+    return None
 
 
 def source_label(doc: SourceDoc) -> str:
-    """Link text of a source: its title, or "post by @handle" for social posts."""
-    if doc.kind == "post":
-        host = urlparse(doc.url or "").netloc.lower()
-        prefix = "𝕏 post" if host.endswith(("x.com", "twitter.com")) else "post"
-        return f"{prefix} by {_handle(doc)}"
-    return _ws(doc.title) or _ws(doc.outlet) or doc.id
+    """Link text of a source: its title; a social post is credited to its author on its network
+    ("Bluesky post by @handle", "𝕏 post by @handle"), a Hacker News or Reddit thread to its place."""
+    if doc.kind != "post":
+        return _ws(doc.title) or _ws(doc.outlet) or doc.id
+    network = _network(doc)
+    author = _ws(doc.author or "")
+    if network == "hackernews":
+        return "Hacker News thread" + (f" by {author}" if author else "")
+    if network == "reddit":
+        path = [p for p in urlparse(doc.url or "").path.split("/") if p]
+        place = f"r/{path[1]}" if len(path) >= 2 and path[0] == "r" else (_ws(doc.outlet) or "Reddit")
+        return f"{place} post" + (f" by {author}" if author else "")
+    handle = _handle(doc, network)
+    name = POST_NAMES.get(network or "", "post")
+    if handle:
+        return f"{name} by {handle}"
+    return f"{name} on {_ws(doc.outlet)}" if _ws(doc.outlet) else (_ws(doc.title) or doc.id)
 
 
 def _split_into_paragraphs(story: DigestStory) -> list[list[tuple[str, list[str]]]] | None:
