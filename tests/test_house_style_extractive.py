@@ -101,3 +101,14 @@ def test_a_pronoun_after_an_opening_phrase_is_not_a_lead_and_the_news_comes_firs
     texts = [s.text for s in draft.summary]
     assert texts[0].startswith("Arclight AI has released Sparrow-2 Mini"), texts
     assert not any(t.startswith("Released under Apache-2.0, it") for t in texts)
+
+
+def test_the_lead_names_who_did_it() -> None:
+    article = SourceDoc(id="b1", title="Brightmoor Analytics lays off 340", outlet="Wire", url=None, text=(
+        "The data-analytics firm says it will put the savings into AI products.\n"
+        "Brightmoor Analytics, a Columbus-based data-analytics company, is laying off 340 employees, about 9% of its "
+        "staff, the company confirmed on Wednesday.\n"
+        "The cuts follow the loss of a multi-year public-health data contract that accounted for roughly a fifth of "
+        "Brightmoor's revenue, chief financial officer Leona Pruitt said."))
+    draft = draft_extractive(StoryInput(story_id=7, day="2026-11-19", sources=[article]), "awesome-ai-daily")
+    assert draft.summary[0].text.startswith("Brightmoor Analytics, a Columbus-based"), [s.text for s in draft.summary]
