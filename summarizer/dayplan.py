@@ -83,7 +83,11 @@ def extractive_plan(stories: list[PlanStory]) -> DayPlan:
     groups: dict[str, list[PlanStory]] = {}
     for s in ordered:
         groups.setdefault(_topic(s), []).append(s)
-    kept = [t for t in groups if t != OTHER][: MAX_SECTIONS - 1] if len(groups) > MAX_SECTIONS else list(groups)
+    if len(groups) > MAX_SECTIONS:  # keep the biggest groups (then the best-ranked); the rest share "More stories"
+        best = sorted((t for t in groups if t != OTHER), key=lambda t: (-len(groups[t]), list(groups).index(t)))
+        kept = [t for t in groups if t in best[: MAX_SECTIONS - 1]]
+    else:
+        kept = list(groups)
     merged: dict[str, list[PlanStory]] = {t: groups[t] for t in kept}
     for t, members in groups.items():
         if t not in merged:

@@ -46,6 +46,9 @@ _DATELINE = re.compile(
     r"^(?:[A-Z][A-Z.'-]+(?:\s+[A-Z][A-Z.'-]+)*(?:,\s*[A-Z][A-Za-z.]*)?\s*)?(?:\(\s*[A-Z][\w .&'-]{0,40}\)\s*)?[—–-]{1,2}\s+"
 )
 _PRONOUN_START = re.compile(r"^(?:It|This|That|These|Those|He|She|They|His|Her|Its|Their|But|And|Also|So)\b")
+# "Released under Apache-2.0, it runs ...": a pronoun subject after an opening phrase still needs an antecedent
+_PRONOUN_CLAUSE = re.compile(r"^[^,;:]{0,80},\s+(?:it|they|he|she|this|these)\s", re.IGNORECASE)
+_UNNAMED_LEAD = re.compile(r"^(?:The|A|An|Its|Unusually|Meanwhile|However)\b(?:\s+[a-z][\w'-]*)*[\s,]")
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'-]*")
 
 
@@ -220,7 +223,8 @@ def _select(cands: list[_Candidate], max_words: int) -> list[_Candidate]:
         pick = None
         for c in ranked:
             too_similar = any(_cosine(c.vector, s.vector) > 0.35 or same_fact(c.text, s.text) for s in chosen)
-            dangling = bool(_PRONOUN_START.match(c.text))  # "It ..." needs the sentence before it, which we may not have
+            # "It ..." needs the sentence before it, which we may not have
+            dangling = bool(_PRONOUN_START.match(c.text) or _PRONOUN_CLAUSE.match(c.text))
             if not too_similar and not dangling and words + c.words <= max_words:
                 pick = c
                 break
@@ -328,6 +332,13 @@ def draft_extractive(story: StoryInput, style: str) -> StoryDraft:
             chosen = _select(cands, max_words)
         if len(chosen) >= MIN_SENTENCES:
             break
+    # Read like a written paragraph: articles' opening sentences (the news) first, each source's in its order.
+    chosen.sort(key=lambda c: (docs[c.doc_index].kind == "post", min(c.position, 2), c.doc_index, c.position))
+    # ... led by one that names who did it: "The start-up is giving ..." cannot open a story
+    named = [c for c in chosen if not _UNNAMED_LEAD.match(c.text)]
+    if named and named[0] is not chosen[0]:
+        chosen.remove(named[0])
+        chosen.insert(0, named[0])
     summary = [SummarySentence(text=c.text, source_ids=[c.doc_id]) for c in chosen]
     if not summary and docs:  # nothing sentence-like at all: fall back to the best title
         title_doc = docs[0]

@@ -87,3 +87,28 @@ def test_replies_to_other_people_are_not_collected_as_stories() -> None:
         assert items and not any("Thanks Carol" in t for t in texts), (network, texts)
     raw = (social.FIXTURES / "mastodon" / "statuses.json")
     assert raw.exists() and "Thanks Carol" in raw.read_text(encoding="utf-8")  # the reply is in the answer
+
+
+def test_a_pronoun_after_an_opening_phrase_is_not_a_lead_and_the_news_comes_first() -> None:
+    post = SourceDoc(id="p1", title="Sparrow-2 Mini", outlet="Social", url=None, kind="post",
+                     text="Released under Apache-2.0, it runs at about 40 tokens per second on a mid-range handset.")
+    article = SourceDoc(id="a1", title="Arclight releases Sparrow-2 Mini", outlet="Wire", url=None, text=(
+        "Arclight AI has released Sparrow-2 Mini, a 3-billion-parameter language model small enough to run entirely "
+        "on a smartphone, with its weights available under the Apache-2.0 license.\n"
+        "Arclight says the model generates about 40 tokens per second on a mid-range phone and needs about 2 GB of "
+        "memory after 4-bit quantisation."))
+    draft = draft_extractive(StoryInput(story_id=3, day="2026-11-19", sources=[post, article]), "awesome-ai-daily")
+    texts = [s.text for s in draft.summary]
+    assert texts[0].startswith("Arclight AI has released Sparrow-2 Mini"), texts
+    assert not any(t.startswith("Released under Apache-2.0, it") for t in texts)
+
+
+def test_the_lead_names_who_did_it() -> None:
+    article = SourceDoc(id="b1", title="Brightmoor Analytics lays off 340", outlet="Wire", url=None, text=(
+        "The data-analytics firm says it will put the savings into AI products.\n"
+        "Brightmoor Analytics, a Columbus-based data-analytics company, is laying off 340 employees, about 9% of its "
+        "staff, the company confirmed on Wednesday.\n"
+        "The cuts follow the loss of a multi-year public-health data contract that accounted for roughly a fifth of "
+        "Brightmoor's revenue, chief financial officer Leona Pruitt said."))
+    draft = draft_extractive(StoryInput(story_id=7, day="2026-11-19", sources=[article]), "awesome-ai-daily")
+    assert draft.summary[0].text.startswith("Brightmoor Analytics, a Columbus-based"), [s.text for s in draft.summary]
