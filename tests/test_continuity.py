@@ -104,3 +104,17 @@ def test_blocked_pairs_are_exactly_the_dense_pairs_above_the_threshold() -> None
     want = {(i, j) for i, j in zip(*dense.nonzero()) if dense[i, j] >= LINK_THRESHOLD}
     assert want and set(found) == want
     assert all(abs(found[k] - dense[k]) < 1e-5 for k in want)
+
+
+def test_a_thread_is_continued_once_a_night_like_one_story() -> None:
+    """Two earlier days of one thread, two stories tonight each like one of them: only the best joins."""
+    day1 = PreviousStory(id=20, day="2026-11-17", title="Atlas-3", text=ATLAS, published=False,
+                         content_hashes=frozenset({"d1"}), thread_id=7)
+    day2 = PreviousStory(id=21, day="2026-11-18", title="Atlas-3 price cut", text=ATLAS_DAY2, published=False,
+                         content_hashes=frozenset({"d2"}), thread_id=7)
+    current = [cur("copy", "Atlas-3", ATLAS, {"x"}), cur("update", "Atlas-3 price cut", ATLAS_DAY2, {"y"})]
+    links = link_stories(current, [day1, day2])
+    assert len(links) == 1
+    # Without thread ids each earlier story is continued once: both link.
+    apart = [PreviousStory(**{**vars(p), "thread_id": None}) for p in (day1, day2)]
+    assert {k: v.previous_id for k, v in link_stories(current, apart).items()} == {"copy": 20, "update": 21}
