@@ -44,6 +44,7 @@ test-llm: setup $(LLM_VENV)/.installed
 bench: setup
 	$(BIN)/python -m bench.collect
 	$(BIN)/python -m bench.collect_stage
+	$(BIN)/python -m bench.scale --feeds 1000
 	$(BIN)/python -m bench.draft
 	$(BIN)/python -m bench.newsletter
 	$(BIN)/python -m bench.extraction ../shared/eval/article-extraction ../shared/eval/wcxb-articles

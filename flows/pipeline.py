@@ -60,6 +60,9 @@ class Context:
     db: Database
     reporter: Reporter = field(default_factory=quiet)
     notes: list[str] = field(default_factory=list)
+    # Processes for parsing and extraction; 1 inside a Dask worker (a daemon process: no children,
+    # and the cluster's workers are the parallelism there).
+    parse_workers: int = PARSE_WORKERS
 
     def note(self, message: str) -> None:
         """Say something once per run, where the editor will see it (run notes) and in the log."""
@@ -103,11 +106,12 @@ def _item_write(it) -> ItemWrite:
     )
 
 
-async def _collect_async(specs: list[SourceSpec], settings: Settings, validators: dict, since: datetime) -> list[SourceResult]:
+async def _collect_async(specs: list[SourceSpec], settings: Settings, validators: dict, since: datetime,
+                         parse_workers: int = PARSE_WORKERS) -> list[SourceResult]:
     from extractors.collect import collect_sources
 
     async with Fetcher(settings.http) as fetcher:
-        return await collect_sources(specs, fetcher, validators, since=since, parse_workers=PARSE_WORKERS)
+        return await collect_sources(specs, fetcher, validators, since=since, parse_workers=parse_workers)
 
 
 def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = None, force: bool = False) -> dict[str, Any]:
@@ -121,7 +125,8 @@ def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = N
         }
     start, _ = settings.window(day)
     ctx.reporter.start("collect", len(specs))
-    results = asyncio.run(_collect_async(specs, settings, validators, since=start - timedelta(days=1)))
+    results = asyncio.run(_collect_async(specs, settings, validators, since=start - timedelta(days=1),
+                                         parse_workers=ctx.parse_workers))
     per_source: list[dict[str, Any]] = []
     by_name = {r.source: r for r in results}
     for first in range(0, len(specs), WRITE_BATCH_SOURCES):
@@ -272,7 +277,7 @@ def extract_pages(ctx: Context, todo: list[PageTodo]) -> dict[str, Any]:
     if todo:
         size = settings.extract_batch
         batches = [todo[i:i + size] for i in range(0, len(todo), size)]
-        with extraction_pool(PARSE_WORKERS) as pool:
+        with extraction_pool(ctx.parse_workers) as pool:
             asyncio.run(_extract_batches(ctx, batches, stats, pool))
     ctx.reporter.done("extract")
     return stats
@@ -296,7 +301,7 @@ def _save_batch(ctx: Context, batch: list[PageTodo], fetched: list[Fetched], sta
     from extractors.urls import canonicalize
 
     pages = [(content, final) for (final, content, _err) in fetched if content is not None]
-    extracted = iter(extract_many(pages, workers=PARSE_WORKERS, pool=pool))
+    extracted = iter(extract_many(pages, workers=ctx.parse_workers, pool=pool))
     now = utcnow()
     rows: list[dict[str, Any]] = []
     canonicals: list[tuple[int, str]] = []

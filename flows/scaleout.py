@@ -31,6 +31,13 @@ def task_runner(settings: Settings):
         "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
 
 
+def _peak_mb() -> float:
+    """This worker process's peak resident memory so far (Linux reports KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def batched(values: Sequence[Any], size: int) -> list[list[Any]]:
     return [list(values[i:i + size]) for i in range(0, len(values), size)]
 
@@ -39,9 +46,9 @@ def batched(values: Sequence[Any], size: int) -> list[list[Any]]:
 def collect_batch_task(settings: Settings, day: str, names: list[str], force: bool) -> dict[str, Any]:
     db = Database(settings.database_url)
     try:
-        ctx = Context(settings=settings, db=db)
+        ctx = Context(settings=settings, db=db, parse_workers=1)
         stats = pipeline.collect_stage(ctx, day, names, force=force)
-        return stats | {"notes": list(ctx.notes), "workers": [holder_id()]}
+        return stats | {"notes": list(ctx.notes), "workers": [holder_id()], "peak_rss_mb": [[holder_id(), _peak_mb()]]}
     finally:
         db.dispose()
 
@@ -56,7 +63,8 @@ def extract_batch_task(settings: Settings, ids: list[int], force: bool) -> dict[
             if not force:
                 done = pipeline.saved_article_ids(s, ids)
                 todo = [t for t in todo if t.id not in done]
-        return pipeline.extract_pages(Context(settings=settings, db=db), todo) | {"workers": [holder_id()]}
+        return pipeline.extract_pages(Context(settings=settings, db=db, parse_workers=1), todo) | {
+            "workers": [holder_id()], "peak_rss_mb": [[holder_id(), _peak_mb()]]}
     finally:
         db.dispose()
 
