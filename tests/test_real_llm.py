@@ -164,9 +164,6 @@ def _night_figures(db_url: str) -> dict[str, Any]:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
-@pytest.mark.xfail(strict=True, reason="issue 11: llama-cpp-python answers json_schema with HTTP 500 and drafting "
-                   "never downgrades: every story needs a human ('server error (HTTP 500) after 2 retries'), "
-                   "no draft text, no mode remembered")
 def test_demo_night_on_a_real_llama_cpp_server(real_server: dict[str, Any], tmp_path: Path) -> None:
     base_url = real_server["base_url"]
     report: dict[str, Any] = {"server": "llama-cpp-python " + _llama_version(), "model": Path(real_server["gguf"]).name,
@@ -205,7 +202,7 @@ def test_demo_night_on_a_real_llama_cpp_server(real_server: dict[str, Any], tmp_
     _write_report(report, tmp_path)
 
     assert result.exit_code == 0, result.output
-    assert report["stories_queued"] >= 8
+    assert report["stories_queued"] >= min(8, int(STORIES))
     assert report["drafts_with_text"] == report["stories_queued"], report["draft_errors"]
     assert report["remembered_mode"] is not None
     assert report["rerun_llm_calls"] == 0
