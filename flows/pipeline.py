@@ -383,7 +383,7 @@ def _item_doc_text(item: Item, articles: dict[int, Article], links: dict[int, li
 def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
     """Group the day's items into stories, rank them, and link them to earlier days' stories."""
     from summarizer.clustering import cluster
-    from summarizer.continuity import PreviousStory, link_stories
+    from summarizer.continuity import link_stories
     from summarizer.ranking import RankItem, StoryCandidate, rank
 
     settings, db = ctx.settings, ctx.db

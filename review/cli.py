@@ -5,8 +5,9 @@ import sys
 
 import typer
 
-from review.users import ROLES, UserError, add_user, list_users, reset_password, set_active
-from storage.db import Database, DatabaseNotReady, DatabaseURLError
+from review.users import ROLES, Account, UserError, add_user, list_users, reset_password, set_active
+from storage.db import Database, DatabaseNotReady
+from storage.dburl import DatabaseURLError
 
 users_app = typer.Typer(help="Desk accounts: editors review and publish; admins also manage users and publish corrections.",
                         no_args_is_help=True)
@@ -80,19 +81,24 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1) from exc
 
 
+def _set_active(database_url: str | None, name: str, active: bool) -> Account:
+    """Enable or disable an account from the CLI (the audit log names the CLI as the actor)."""
+    db = _database(database_url)
+    try:
+        return set_active(db, name, active, actor="cli")
+    except UserError as exc:
+        _fail(exc)
+    finally:
+        db.dispose()
+
+
 @users_app.command("disable")
 def disable(
     name: str = typer.Argument(..., help="Login name"),
     database_url: str | None = typer.Option(None, "--database-url", envvar="NEWSDESK_DATABASE_URL", help="SQLAlchemy URL"),
 ) -> None:
     """Disable an account: it can no longer sign in, and its open sessions end now."""
-    db = _database(database_url)
-    try:
-        account = set_active(db, name, False, actor="cli")
-    except UserError as exc:
-        _fail(exc)
-    finally:
-        db.dispose()
+    account = _set_active(database_url, name, False)
     typer.echo(f"disabled {account.name} (signed out everywhere)")
 
 
@@ -102,13 +108,7 @@ def enable(
     database_url: str | None = typer.Option(None, "--database-url", envvar="NEWSDESK_DATABASE_URL", help="SQLAlchemy URL"),
 ) -> None:
     """Enable a disabled account again."""
-    db = _database(database_url)
-    try:
-        account = set_active(db, name, True, actor="cli")
-    except UserError as exc:
-        _fail(exc)
-    finally:
-        db.dispose()
+    account = _set_active(database_url, name, True)
     typer.echo(f"enabled {account.name}")
 
 

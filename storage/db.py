@@ -20,7 +20,7 @@ from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.dburl import DatabaseURLError, describe_database_url, normalize_database_url
+from storage.dburl import describe_database_url, normalize_database_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

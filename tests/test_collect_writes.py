@@ -10,7 +10,6 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Iterator
 
-import pytest
 import yaml
 from sqlalchemy import event, func, select
 

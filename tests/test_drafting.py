@@ -19,7 +19,7 @@ from summarizer.drafting import (
     story_cache_key,
 )
 from summarizer.llm import LLMClient, LLMSettings
-from summarizer.models import PreviousStory, SourceDoc, StoryDraft, StoryInput, UnsupportedClaim, Violation
+from summarizer.models import PreviousStory, SourceDoc, StoryDraft, StoryInput
 from summarizer.passages import count_tokens
 from summarizer.prompts import PromptSet, escape_source_text, format_source
 

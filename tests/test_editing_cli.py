@@ -6,13 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from typer.testing import CliRunner
 
 from newsdesk.cli import app
 from storage import desk
 from storage.db import Database
-from storage.models import Draft
 from test_truth_gate import DAY, seed
 
 

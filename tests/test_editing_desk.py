@@ -2,7 +2,6 @@
 the day's style and a readable history."""
 from __future__ import annotations
 
-from sqlalchemy import select
 
 from review.users import verify
 from storage import desk
