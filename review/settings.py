@@ -8,11 +8,11 @@ from typing import Awaitable, Callable
 from review.delivery.settings import DeliverySettings
 
 RegenerateHook = Callable[[int, "str | None", str], Awaitable[None]]
-"""regenerate(story_id, instruction, actor): redraft one story (the lead wires it to the drafter)."""
+"""regenerate(story_id, instruction, actor): redraft one story (newsdesk.webapp wires it to the drafter)."""
 
 AddLinkHook = Callable[[str, "str | None", "str | None", bool, str], Awaitable["tuple[int, str]"]]
 """add_link(url, day, note, draft, actor) -> (story id, one-line outcome): fetch and place a link an editor pasted
-(the lead wires it to flows.add_link, which fetches through the collectors' guard). Raises with a one-line reason."""
+(newsdesk.webapp wires it to flows.add_link, which fetches through the collectors' guard). Raises with a one-line reason."""
 
 
 @dataclass
