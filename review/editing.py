@@ -159,7 +159,7 @@ def save_edit(session: Any, story_id: int, actor: str, *, expected_version: int,
     if not changes and detail.row.version == expected_version:
         return detail.row, {}
     if "headline" in changes and not changes["headline"]:
-        raise desk.InvalidAction("a story needs a headline")
+        raise desk.InvalidAction("A story needs a headline.")
     violations = unsupported = None
     if detail.row.version == expected_version:  # a stale edit is refused by the desk; no need to check it
         violations, unsupported = recheck(detail, changes)

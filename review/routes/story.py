@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from review.diffs import history_view
-from review.editing import form_changes, recheck, summary_to_text
+from review.editing import form_changes, save_edit, summary_to_text
 from review.highlight import highlight
 from review.routes.queue import STATUS_LABELS
 from review.users import Account
@@ -103,22 +103,12 @@ def edit(
     yours = {"headline": headline, "summary": summary, "view": view, "tags": tags, "section": section}
     try:
         with app.db.session() as s:
-            detail = desk.get_story(s, story_id)
-            changes = form_changes(detail, headline, summary, view, tags, section)
-            if not changes and detail.row.version == version:
-                return RedirectResponse(f"/story/{story_id}?ok=nochange", status_code=303)
-            if "headline" in changes and not changes["headline"]:
-                return _page(request, story_id, status_code=400, error="A story needs a headline.", form=yours, form_version=version)
-            violations = unsupported = None
-            if detail.row.version == version:  # a stale form is refused below; no need to check it
-                violations, unsupported = recheck(detail, changes)
-            desk.edit(s, story_id, user.name, expected_version=version, changes=changes,
-                      violations=violations, unsupported=unsupported)
+            _, changes = save_edit(s, story_id, user.name, expected_version=version, **yours)
     except desk.Conflict as exc:
         return _conflict(request, story_id, exc, yours)
-    except desk.InvalidAction as exc:  # e.g. over a field's size limit: say so and keep the editor's text
+    except desk.InvalidAction as exc:  # no headline, a field over its size limit: say so and keep the text
         return _page(request, story_id, status_code=400, error=str(exc), form=yours, form_version=version)
-    return RedirectResponse(f"/story/{story_id}?ok=saved", status_code=303)
+    return RedirectResponse(f"/story/{story_id}?ok={'saved' if changes else 'nochange'}", status_code=303)
 
 
 def _decide(request: Request, story_id: int, action, ok: str, yours: dict[str, str] | None = None, **kwargs: Any) -> Response:
