@@ -408,15 +408,18 @@ class FamilyServer:
                 final = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
                          "choices": [], "usage": usage}
                 req.wfile.write(f"data: {json.dumps(final)}\n\n".encode())
+            rec.finished = time.monotonic()  # before the last line: a client that has it must see this set
             req.wfile.write(b"data: [DONE]\n\n")
             req.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             rec.client_gone = True
-        rec.finished = time.monotonic()
+            rec.finished = time.monotonic()
 
     def _send(self, req: BaseHTTPRequestHandler, rec: Recorded, status: int, payload: dict[str, Any],
               headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
+        # Stamped before the reply goes out: a client that has its answer must see `finished` set.
+        rec.finished = time.monotonic()
         try:
             req.send_response(status)
             req.send_header("Content-Type", "application/json")
@@ -429,7 +432,6 @@ class FamilyServer:
         except (BrokenPipeError, ConnectionResetError, OSError):
             rec.client_gone = True
             req.close_connection = True
-        rec.finished = time.monotonic()
 
 
 def _message(payload: dict[str, Any]) -> str:
