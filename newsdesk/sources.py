@@ -1,10 +1,7 @@
 """Read and write the sources file (sources.yaml) with clear errors for bad entries."""
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -12,6 +9,7 @@ import yaml
 
 from extractors.models import SourceSpec
 from extractors.urls import web_url
+from storage.files import write_atomically
 
 SOURCE_TYPES = ("feed", "rss", "atom", "jsonfeed", "bluesky", "mastodon", "reddit", "hackernews", "x")
 NEEDS_URL = ("feed", "rss", "atom", "jsonfeed")
@@ -177,7 +175,7 @@ def add_sources(path: Path, specs: Iterable[SourceSpec]) -> list[SourceSpec]:
     result = parse_sources(new_text, path)
     if [spec_to_dict(s) for s in result[len(result) - len(specs):]] != [spec_to_dict(s) for s in specs]:
         raise SourcesError(f"{path}: the new entries did not survive writing; nothing was changed")
-    write_atomically(path, new_text)
+    write_atomically(path, new_text, durable=True)  # an operator's hand-edited file: never half a file, never lost
     return result
 
 
@@ -191,30 +189,3 @@ def _quoted(value: Any) -> Any:
     return value
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one rename (same folder, fsynced, the old file's mode kept)."""
-    path = Path(path)
-    mode = path.stat().st_mode & 0o7777 if path.exists() else None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)

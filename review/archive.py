@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import html as html_lib
 import json
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +22,7 @@ from sqlalchemy.orm import Session
 from review import archive_pages
 from review.archive_threads import write_thread_pages
 from storage.desk import published_days
+from storage.files import current_umask, write_atomically
 from storage.models import Draft
 
 TEMPLATES = Path(__file__).parent / "templates" / "archive"
@@ -149,37 +148,10 @@ def _url(site_url: str | None, name: str) -> str | None:
     return f"{site_url.rstrip('/')}/{name}" if site_url else None
 
 
-def current_umask() -> int:
-    """The process umask, read without changing it where the OS allows (os.umask is process-wide)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
 def write_atomic(path: Path, text: str) -> None:
-    """Readers never see a half-written file.
-
-    mkstemp creates 0600 files; published files get the mode a plain open()
-    would give (0666 less the umask), so a web server running as another user
-    can serve the archive.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            os.fchmod(fh.fileno(), 0o666 & ~current_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Readers never see a half-written file; a published file always gets 0666 less the umask
+    (not an older copy's mode), so a web server running as another user can serve the archive."""
+    write_atomically(path, text, mode=0o666 & ~current_umask())
 
 
 def index_html(days: list[ArchiveDay], feed_title: str) -> str:
