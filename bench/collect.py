@@ -35,8 +35,10 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from contextlib import contextmanager
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from typing import Iterator
 
 import feedparser
 
@@ -197,6 +199,25 @@ async def bench(args: argparse.Namespace, urls: list[str]) -> None:
     print(f"RATIO run 1 / run 2 (fresh fetcher):    {t1 / t3:6.1f}x")
 
 
+@contextmanager
+def served_feeds(feeds: int, items: int, latency: float, hosts: int) -> Iterator[tuple[list[str], int]]:
+    """Generated feeds served by a child process (so serving costs the measured process nothing):
+    yields every feed's URL and how many loopback hosts they are spread over."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.collect", "--serve", f"--feeds={feeds}", f"--items={items}",
+         f"--latency={latency}", f"--hosts={hosts}"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ports = json.loads(child.stdout.readline())  # type: ignore[union-attr]
+        addrs = list(ports)
+        yield [f"http://{addrs[i % len(addrs)]}:{ports[addrs[i % len(addrs)]]}/feeds/{i}.xml" for i in range(feeds)], len(addrs)
+    finally:
+        child.terminate()
+        child.wait()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=500)
@@ -214,21 +235,9 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_serve(args.feeds, args.items, args.latency, args.hosts))
         return
 
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bench.collect", "--serve", f"--feeds={args.feeds}", f"--items={args.items}",
-         f"--latency={args.latency}", f"--hosts={args.hosts}"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ports = json.loads(child.stdout.readline())  # type: ignore[union-attr]
-        addrs = list(ports)
-        urls = [f"http://{addrs[i % len(addrs)]}:{ports[addrs[i % len(addrs)]]}/feeds/{i}.xml" for i in range(args.feeds)]
-        print(f"{args.feeds} feeds x {args.items} items over {len(addrs)} loopback hosts, {args.latency * 1000:.0f} ms per response")
+    with served_feeds(args.feeds, args.items, args.latency, args.hosts) as (urls, hosts):
+        print(f"{args.feeds} feeds x {args.items} items over {hosts} loopback hosts, {args.latency * 1000:.0f} ms per response")
         asyncio.run(bench(args, urls))
-    finally:
-        child.terminate()
-        child.wait()
 
 
 if __name__ == "__main__":

@@ -18,10 +18,7 @@ or item links are counted: both should be zero.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,6 +27,8 @@ from pathlib import Path
 import feedparser
 import yaml
 from sqlalchemy import create_engine, event, text
+
+from bench.collect import served_feeds
 
 DAY = "2026-11-23"
 
@@ -142,20 +141,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres", default=os.environ.get("NEWSDESK_BENCH_POSTGRES_URL"),
                         help="also measure on this PostgreSQL database (NEWSDESK_BENCH_POSTGRES_URL)")
     args = parser.parse_args(argv)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bench.collect", "--serve", f"--feeds={args.feeds}", f"--items={args.items}",
-         f"--latency={args.latency}", f"--hosts={args.hosts}"], stdout=subprocess.PIPE, text=True)
-    try:
-        ports = json.loads(child.stdout.readline())  # type: ignore[union-attr]
-        addrs = list(ports)
-        urls = [f"http://{addrs[i % len(addrs)]}:{ports[addrs[i % len(addrs)]]}/feeds/{i}.xml" for i in range(args.feeds)]
-        print(f"{args.feeds} feeds x {args.items} items over {len(addrs)} loopback hosts, {args.latency * 1000:.0f} ms per response")
+    with served_feeds(args.feeds, args.items, args.latency, args.hosts) as (urls, hosts):
+        print(f"{args.feeds} feeds x {args.items} items over {hosts} loopback hosts, {args.latency * 1000:.0f} ms per response")
         for kind in ["sqlite"] + (["postgresql"] if args.postgres else []):
             with tempfile.TemporaryDirectory(prefix="newsdesk-bench-") as tmp:
                 run_backend(kind, urls, args, Path(tmp))
-    finally:
-        child.terminate()
-        child.wait()
 
 
 if __name__ == "__main__":

@@ -12,17 +12,15 @@ starts on first use (ephemeral, a few seconds) unless PREFECT_API_URL points at 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
+from bench.collect import served_feeds
 from bench.collect_stage import DAY, _database
 
 
@@ -66,13 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # 3-12 s idle, more under load
     os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="newsdesk-bench-prefect-"))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bench.collect", "--serve", f"--feeds={args.feeds}", f"--items={args.items}",
-         f"--latency={args.latency}", f"--hosts={args.hosts}"], stdout=subprocess.PIPE, text=True)
-    try:
-        ports = json.loads(child.stdout.readline())  # type: ignore[union-attr]
-        addrs = list(ports)
-        urls = [f"http://{addrs[i % len(addrs)]}:{ports[addrs[i % len(addrs)]]}/feeds/{i}.xml" for i in range(args.feeds)]
+    with served_feeds(args.feeds, args.items, args.latency, args.hosts) as (urls, _):
         print(f"{args.feeds} feeds x {args.items} items, {args.latency * 1000:.0f} ms per response, "
               f"{'PostgreSQL' if args.postgres else 'SQLite'}, batches of {args.batch} sources")
         rates = {}
@@ -81,9 +73,6 @@ def main(argv: list[str] | None = None) -> None:
                 rates[workers] = run_mode(mode, workers, urls, args, Path(tmp))
         print(f"RATIO dask 2 workers / 1 worker (items/s): {rates[2] / rates[1]:5.2f}x  (target >= 1.8x)")
         print(f"RATIO dask 2 workers / in-process:         {rates[2] / rates[0]:5.2f}x")
-    finally:
-        child.terminate()
-        child.wait()
 
 
 if __name__ == "__main__":
