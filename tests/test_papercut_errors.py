@@ -11,15 +11,8 @@ from typer.testing import CliRunner
 from newsdesk.cli import app
 from review.users import add_user
 from storage.db import Database
+from test_bad_input import one_line_error
 from test_review_http import PASSWORD, logged_in
-
-
-def one_line_error(result, fragment: str) -> None:
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert result.exit_code == 1, result.output
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    assert fragment in lines[0], result.output
-    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("day, fragment", [("2026-02-30", "no such date"), ("2026-99-99", "no such date"),
