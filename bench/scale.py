@@ -6,7 +6,7 @@ Usage: python -m bench.scale [--feeds 5000] [--items 20] [--latency 0.1] [--host
 The loopback feed server of `bench.collect` (a child process) serves generated feeds; each mode
 collects them into a fresh database (SQLite, or a throwaway PostgreSQL schema with `--postgres`,
 which is what several workers should share). Reported: wall time including the cluster's
-start-up, items/s, the ratio of 2 workers to 1, and each worker's peak RSS. A Prefect server
+start-up (the temporary Prefect server, when PREFECT_API_URL is unset, starts before the timing), items/s, the ratio of 2 workers to 1, and each worker's peak RSS. A Prefect server
 starts on first use (ephemeral, a few seconds) unless PREFECT_API_URL points at one.
 """
 from __future__ import annotations
@@ -62,8 +62,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres", default=os.environ.get("NEWSDESK_BENCH_POSTGRES_URL"))
     args = parser.parse_args(argv)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # 3-12 s idle, more under load
     os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="newsdesk-bench-prefect-"))
+    from flows.scaleout import prefect_api_url
+
+    prefect_api_url()  # the temporary Prefect server starts once, outside the timed modes
     with served_feeds(args.feeds, args.items, args.latency, args.hosts) as (urls, _):
         print(f"{args.feeds} feeds x {args.items} items, {args.latency * 1000:.0f} ms per response, "
               f"{'PostgreSQL' if args.postgres else 'SQLite'}, batches of {args.batch} sources")

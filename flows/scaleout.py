@@ -21,14 +21,37 @@ from storage.db import Database
 from storage.runlock import holder_id
 
 
+def prefect_api_url() -> str:
+    """The Prefect API this process reports to, starting the temporary server if it runs on one.
+
+    A local cluster's worker processes must report to the same API: without PREFECT_API_URL each
+    worker would start a temporary server of its own (tens of seconds apiece, and its task runs
+    recorded where nobody looks).
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if url:
+        return url
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the one get_client() starts: a no-op inside a running flow
+    server.start()
+    return server.api_url
+
+
 def task_runner(settings: Settings):
-    """The Dask task runner this configuration asks for."""
+    """The Dask task runner this configuration asks for.
+
+    Workers of a running cluster (NEWSDESK_DASK_ADDRESS) need PREFECT_API_URL set where they run.
+    """
     from prefect_dask import DaskTaskRunner
 
     if settings.dask_address:
         return DaskTaskRunner(address=settings.dask_address)
     return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs={
-        "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
+        "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
+        "env": {"PREFECT_API_URL": prefect_api_url()}})
 
 
 def _peak_mb() -> float:
