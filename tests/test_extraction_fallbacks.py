@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from extractors.article import extract_article
-from extractors.article_clean import clean_text
+from extractors.article_clean import clean_text, cut_trailing_section
 from extractors.article_layout import is_flattened_table
 from extractors.article_paragraphs import prose_paragraphs
 from extractors.article_text import could_be_small_share, is_small_share, unlinked_words
@@ -86,3 +86,29 @@ def test_date_line_kept_in_the_middle() -> None:
     """A dated entry inside the body is content (a timeline), not page furniture."""
     text = "\n".join([*_BODY[:3], "July 29, 2025", *_BODY[3:]])
     assert "July 29, 2025" in clean_text(text)
+
+
+_STORY = [f"Paragraph {i} of the story says something long enough to be read as prose by anyone who opens it." for i in range(5)]
+_TEASERS = ["Harbour car park to close", "New pontoon opens at the north quay", "Island school wins rowing cup"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "kept"),
+    [
+        # a trailing section of short lines after its heading: cut, heading included
+        ([*_STORY, "Related articles", *_TEASERS], _STORY),
+        ([*_STORY, "You may also like:", *_TEASERS], _STORY),
+        ([*_STORY, "About the author", "Jane Doe", "Senior editor"], _STORY),
+        ([*_STORY, "3 Comments", "Great read", "Thanks for this"], _STORY),
+        # the story goes on in full paragraphs after the heading: kept
+        ([*_STORY[:3], "Related coverage", *_STORY[3:]], [*_STORY[:3], "Related coverage", *_STORY[3:]]),
+        # such a heading in the first half of the text is a section of the story: kept
+        (["Related articles", *_TEASERS, *_STORY], ["Related articles", *_TEASERS, *_STORY]),
+        # "See also" lists and references are content in the gold of the shared sets: not a trailing section
+        ([*_STORY, "See also", *_TEASERS], [*_STORY, "See also", *_TEASERS]),
+        ([*_STORY, "References", *_TEASERS], [*_STORY, "References", *_TEASERS]),
+    ],
+)
+def test_cut_trailing_section(lines: list[str], kept: list[str]) -> None:
+    assert cut_trailing_section(lines) == kept
+
