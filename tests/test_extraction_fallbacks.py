@@ -15,6 +15,7 @@ import pytest
 from extractors.article import extract_article
 from extractors.article_clean import clean_text, cut_trailing_section
 from extractors.article_layout import is_flattened_table
+from extractors.article_merge import dropped_inside_body, merge_interior
 from extractors.article_paragraphs import prose_paragraphs
 from extractors.article_text import could_be_small_share, is_small_share, unlinked_words
 from lxml.html import document_fromstring
@@ -112,3 +113,39 @@ _TEASERS = ["Harbour car park to close", "New pontoon opens at the north quay", 
 def test_cut_trailing_section(lines: list[str], kept: list[str]) -> None:
     assert cut_trailing_section(lines) == kept
 
+
+_CHOSEN = ["Intro paragraph of the story.", "Middle paragraph of the story.", "Last paragraph of the story."]
+
+
+@pytest.mark.parametrize(
+    ("recall", "expected"),
+    [
+        # headings and list items recall mode found between the chosen ends are taken over
+        (["Intro paragraph of the story.", "Section heading", "Middle paragraph of the story.", "- item one",
+          "- item two", "Last paragraph of the story."],
+         ["Intro paragraph of the story.", "Section heading", "Middle paragraph of the story.", "- item one",
+          "- item two", "Last paragraph of the story."]),
+        # what recall mode adds before the first or after the last chosen line is not
+        (["Menu Home News", *_CHOSEN, "Related: another story"], _CHOSEN),
+        (["Menu Home News", _CHOSEN[0], "Section heading", *_CHOSEN[1:], "Footer"],
+         [_CHOSEN[0], "Section heading", *_CHOSEN[1:]]),
+        # reordered, or a chosen line missing: the chosen text stays
+        ([_CHOSEN[1], _CHOSEN[0], "Extra", _CHOSEN[2]], _CHOSEN),
+        ([_CHOSEN[0], "Extra", _CHOSEN[2]], _CHOSEN),
+        # more than doubled: a second story, not dropped headings
+        ([_CHOSEN[0], *["a long inserted line of other text here"] * 3, *_CHOSEN[1:]], _CHOSEN),
+    ],
+)
+def test_merge_interior(recall: list[str], expected: list[str]) -> None:
+    assert merge_interior("\n".join(_CHOSEN), "\n".join(recall)).splitlines() == expected
+
+
+def test_dropped_inside_body_needs_a_prose_neighbour_in_the_text() -> None:
+    prose = "This paragraph is long enough to count as prose of the story itself."
+    tree = document_fromstring(
+        f"<html><body><nav><ul><li>Home</li><li>News</li></ul><p>Menu</p></nav>"
+        f"<div><p>{prose}</p><ul><li>First point</li><li>Second point</li></ul></div></body></html>"
+    )
+    assert dropped_inside_body(tree, prose)  # the list borders a paragraph the text holds
+    assert not dropped_inside_body(tree, f"{prose}\n- First point\n- Second point")  # nothing missing
+    assert not dropped_inside_body(tree, "Some other text entirely, which holds no paragraph of this page.")
