@@ -68,6 +68,16 @@ _SECTION_HEADING = re.compile(
 TAIL_SECTION_SHARE = 0.5  # such a heading is only looked for in the last half of the words
 TAIL_PROSE_SHARE = 0.5  # and what follows it must be mostly short lines, not story paragraphs
 _PROSE_LINE_WORDS = 15
+# Lines that close a page after the story: agency credits ("(Reporting by ...;
+# Editing by ...)") and the messages of a sign-up form. Only a run of them at
+# the very end is dropped: a credit quoted mid-story stays.
+_TAIL_LINE = re.compile(
+    r"^\(?((additional )?reporting by|.{0,80}\bcontributed reporting\b|.{0,80}; editing by)"
+    r"|\b(enter your email|thank you for (subscribing|signing up)|your submission has been received|something went wrong)\b",
+    re.I,
+)
+TAIL_LINES = 6  # at most this many closing lines are judged
+_TAIL_MAX_WORDS = 30
 _SENTENCE_END = re.compile(r"[.!?\"”’)]$")
 
 
@@ -162,9 +172,23 @@ def cut_trailing_section(lines: list[str]) -> list[str]:
     return lines
 
 
+def strip_tail_lines(lines: list[str]) -> list[str]:
+    """Drop a run of credit and sign-up-form lines at the end (keeping at least two content lines)."""
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    cut = None
+    for n, i in enumerate(reversed(content)):
+        if n >= TAIL_LINES or n >= len(content) - 2:
+            break
+        line = lines[i].strip().lstrip("-•* ").strip()
+        if len(line.split()) > _TAIL_MAX_WORDS or not _TAIL_LINE.search(line):
+            break
+        cut = i
+    return lines if cut is None else lines[:cut]
+
+
 def clean_text(text: str, meta: PageMeta | None = None) -> str:
     """Remove boilerplate lines and collapse blank runs; keeps paragraph breaks."""
-    lines = cut_trailing_section([line.rstrip() for line in text.splitlines()])
+    lines = strip_tail_lines(cut_trailing_section([line.rstrip() for line in text.splitlines()]))
     kept = strip_head(strip_edges([line for line in lines if not is_boilerplate(line)]), meta)
     out: list[str] = []
     for line in kept:

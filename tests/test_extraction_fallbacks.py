@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from extractors.article import extract_article
-from extractors.article_clean import clean_text, cut_trailing_section
+from extractors.article_clean import clean_text, cut_trailing_section, strip_tail_lines
 from extractors.article_layout import is_flattened_table
 from extractors.article_merge import dropped_inside_body, merge_interior
 from extractors.article_paragraphs import prose_paragraphs
@@ -149,3 +149,22 @@ def test_dropped_inside_body_needs_a_prose_neighbour_in_the_text() -> None:
     assert dropped_inside_body(tree, prose)  # the list borders a paragraph the text holds
     assert not dropped_inside_body(tree, f"{prose}\n- First point\n- Second point")  # nothing missing
     assert not dropped_inside_body(tree, "Some other text entirely, which holds no paragraph of this page.")
+
+
+@pytest.mark.parametrize(
+    ("tail", "dropped"),
+    [
+        (["(Reporting by Ann Lee; Editing by Tom Hart)"], True),
+        (["Additional reporting by Joseph Hudak"], True),
+        (["Keith Bradsher contributed reporting from Hong Kong."], True),
+        (["Enter your email", "Thank you for subscribing!", "Oops! Something went wrong while submitting the form."], True),
+        # a credit that is not the last thing on the page is part of what follows it
+        (["Additional reporting by Joseph Hudak", "The vote is expected next week, when the council meets again in full."], False),
+        # a sentence that merely mentions reporting
+        (["Their reporting by the end of the year had changed how the council voted on the plan."], False),
+    ],
+)
+def test_credit_and_form_lines_dropped_at_the_end(tail: list[str], dropped: bool) -> None:
+    lines = [*_STORY, *tail]
+    assert (strip_tail_lines(lines) == _STORY) is dropped
+    assert strip_tail_lines([*tail[:1], *_STORY]) == [*tail[:1], *_STORY]  # never at the top
