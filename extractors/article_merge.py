@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lxml.html import HtmlElement
 
-_STRUCTURE = ("h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "table")
+_STRUCTURE = ("h2", "h3", "h4", "h5", "h6", "ul", "ol", "table")  # a list stands for its items
 _NOT_PROSE = {"h2", "h3", "h4", "h5", "h6", "li"}  # neighbours that cannot place a block in the body
 NEIGHBOUR_MIN_WORDS = 8  # a neighbour this long is prose, and finding it in the text places the block in the body
 _PREFIX = 60  # characters compared; long enough to be unique, short enough to survive inline markup
