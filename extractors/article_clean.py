@@ -3,7 +3,9 @@
 Share prompts, "Advertisement" markers, newsletter pitches, copyright
 footers and the repeated headline sit around the paragraphs on most news
 sites; they are short lines with a recognisable shape, so line-level
-patterns remove them without touching the story.
+patterns remove them without touching the story. The page's own trailing
+sections (other stories, the author box, comments) open with a heading of
+a recognisable shape and are cut from there to the end.
 """
 from __future__ import annotations
 
@@ -51,6 +53,32 @@ _EDGE_MAX_WORDS = 40
 EDGE_LINES = 3  # how many content lines at each end may be furniture
 _TOKEN = re.compile(r"\w+")
 _HEAD_LINES = 3  # a repeated headline or standfirst only ever sits at the top
+# A heading that opens the page's own trailing sections (other stories, the
+# author box, comments, tags) rather than a part of the story.
+_SECTION_HEADING = re.compile(
+    r"^[-•*#\s]*(related( (posts?|articles?|stories|content|reads|coverage|links))?"
+    r"|you (may|might) (also )?(like|enjoy|be interested in).*|more (from|on|in) .{0,40}"
+    r"|more (stories|news|articles|posts)|further reading|read (next|more)"
+    r"|recommended( for you| reading| articles| stories)?|popular( on .{0,30}| now| posts| stories)?"
+    r"|trending( now)?|other posts|also read|explore (more|further)|about the (author|reviewer|writer)s?"
+    r"|(\d+\s+)?comments?|leave a (comment|reply)|post a comment|tags?|topics?|filed under|share (this|on))"
+    r"\s*[:.…!]*\s*$",
+    re.I,
+)
+TAIL_SECTION_SHARE = 0.5  # such a heading is only looked for in the last half of the words
+TAIL_PROSE_SHARE = 0.5  # and what follows it must be mostly short lines, not story paragraphs
+_PROSE_LINE_WORDS = 15
+# Lines that close a page after the story: agency credits ("(Reporting by ...;
+# Editing by ...)") and the messages of a sign-up form. Only a run of them at
+# the very end is dropped: a credit quoted mid-story stays.
+_TAIL_LINE = re.compile(
+    r"^\(?((additional )?reporting by|.{0,80}\bcontributed reporting\b|.{0,80}; editing by)"
+    r"|\b(enter your email|thank you for (subscribing|signing up)|your submission has been received|something went wrong)\b",
+    re.I,
+)
+TAIL_LINES = 6  # at most this many closing lines are judged
+_TAIL_MAX_WORDS = 30
+_SENTENCE_END = re.compile(r"[.!?\"”’)]$")
 
 
 def is_boilerplate(line: str) -> bool:
@@ -114,9 +142,53 @@ def strip_edges(lines: list[str]) -> list[str]:
     return [line for i, line in enumerate(lines) if i not in ends or not is_edge_furniture(line)]
 
 
+def _is_prose_line(line: str) -> bool:
+    return len(line.split()) >= _PROSE_LINE_WORDS and bool(_SENTENCE_END.search(line.strip()))
+
+
+def cut_trailing_section(lines: list[str]) -> list[str]:
+    """Cut from a "Related articles" / "About the author" / "Comments" heading to the end.
+
+    Only in the last half of the text, and only when what follows is mostly
+    short lines (headlines, names, tags): a story that goes on in full
+    paragraphs after such a heading keeps them.
+    """
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    if len(content) < 4:
+        return lines
+    words = [len(lines[i].split()) for i in content]
+    total, seen = sum(words), 0
+    for j in range(len(content) - 1, 0, -1):
+        seen += words[j]
+        if seen > TAIL_SECTION_SHARE * total:
+            break
+        if not _SECTION_HEADING.match(lines[content[j]].strip()):
+            continue
+        rest = [lines[i] for i in content[j + 1 :]]
+        rest_words = sum(len(line.split()) for line in rest)
+        prose_words = sum(len(line.split()) for line in rest if _is_prose_line(line))
+        if prose_words < TAIL_PROSE_SHARE * rest_words or not rest_words:
+            return lines[: content[j]]
+    return lines
+
+
+def strip_tail_lines(lines: list[str]) -> list[str]:
+    """Drop a run of credit and sign-up-form lines at the end (keeping at least two content lines)."""
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    cut = None
+    for n, i in enumerate(reversed(content)):
+        if n >= TAIL_LINES or n >= len(content) - 2:
+            break
+        line = lines[i].strip().lstrip("-•* ").strip()
+        if len(line.split()) > _TAIL_MAX_WORDS or not _TAIL_LINE.search(line):
+            break
+        cut = i
+    return lines if cut is None else lines[:cut]
+
+
 def clean_text(text: str, meta: PageMeta | None = None) -> str:
     """Remove boilerplate lines and collapse blank runs; keeps paragraph breaks."""
-    lines = [line.rstrip() for line in text.splitlines()]
+    lines = strip_tail_lines(cut_trailing_section([line.rstrip() for line in text.splitlines()]))
     kept = strip_head(strip_edges([line for line in lines if not is_boilerplate(line)]), meta)
     out: list[str] = []
     for line in kept:

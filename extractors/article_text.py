@@ -15,6 +15,7 @@ from lxml.html import HtmlElement
 
 from .article_clean import clean_text
 from .article_layout import is_flattened_table, story_cell
+from .article_merge import dropped_inside_body, merge_interior
 from .article_paragraphs import prose_paragraphs
 from .metadata import PageMeta
 
@@ -138,4 +139,6 @@ def main_text(tree: HtmlElement, url: str, meta: PageMeta) -> str:
             paragraphs = prose_paragraphs(tree, text)
             if _words(paragraphs) >= 1.3 * words and covers(paragraphs, text):
                 text = paragraphs
+    if dropped_inside_body(tree, text):
+        text = merge_interior(text, _trafilatura(tree, url, favor_recall=True))
     return clean_text(text, meta)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from extractors.article import extract_article
-from extractors.article_clean import clean_text
+from extractors.article_clean import clean_text, cut_trailing_section, strip_tail_lines
 from extractors.article_layout import is_flattened_table
+from extractors.article_merge import dropped_inside_body, merge_interior
 from extractors.article_paragraphs import prose_paragraphs
 from extractors.article_text import could_be_small_share, is_small_share, unlinked_words
 from lxml.html import document_fromstring
@@ -86,3 +87,84 @@ def test_date_line_kept_in_the_middle() -> None:
     """A dated entry inside the body is content (a timeline), not page furniture."""
     text = "\n".join([*_BODY[:3], "July 29, 2025", *_BODY[3:]])
     assert "July 29, 2025" in clean_text(text)
+
+
+_STORY = [f"Paragraph {i} of the story says something long enough to be read as prose by anyone who opens it." for i in range(5)]
+_TEASERS = ["Harbour car park to close", "New pontoon opens at the north quay", "Island school wins rowing cup"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "kept"),
+    [
+        # a trailing section of short lines after its heading: cut, heading included
+        ([*_STORY, "Related articles", *_TEASERS], _STORY),
+        ([*_STORY, "You may also like:", *_TEASERS], _STORY),
+        ([*_STORY, "About the author", "Jane Doe", "Senior editor"], _STORY),
+        ([*_STORY, "3 Comments", "Great read", "Thanks for this"], _STORY),
+        # the story goes on in full paragraphs after the heading: kept
+        ([*_STORY[:3], "Related coverage", *_STORY[3:]], [*_STORY[:3], "Related coverage", *_STORY[3:]]),
+        # such a heading in the first half of the text is a section of the story: kept
+        (["Related articles", *_TEASERS, *_STORY], ["Related articles", *_TEASERS, *_STORY]),
+        # "See also" lists and references are content in the gold of the shared sets: not a trailing section
+        ([*_STORY, "See also", *_TEASERS], [*_STORY, "See also", *_TEASERS]),
+        ([*_STORY, "References", *_TEASERS], [*_STORY, "References", *_TEASERS]),
+    ],
+)
+def test_cut_trailing_section(lines: list[str], kept: list[str]) -> None:
+    assert cut_trailing_section(lines) == kept
+
+
+_CHOSEN = ["Intro paragraph of the story.", "Middle paragraph of the story.", "Last paragraph of the story."]
+
+
+@pytest.mark.parametrize(
+    ("recall", "expected"),
+    [
+        # headings and list items recall mode found between the chosen ends are taken over
+        (["Intro paragraph of the story.", "Section heading", "Middle paragraph of the story.", "- item one",
+          "- item two", "Last paragraph of the story."],
+         ["Intro paragraph of the story.", "Section heading", "Middle paragraph of the story.", "- item one",
+          "- item two", "Last paragraph of the story."]),
+        # what recall mode adds before the first or after the last chosen line is not
+        (["Menu Home News", *_CHOSEN, "Related: another story"], _CHOSEN),
+        (["Menu Home News", _CHOSEN[0], "Section heading", *_CHOSEN[1:], "Footer"],
+         [_CHOSEN[0], "Section heading", *_CHOSEN[1:]]),
+        # reordered, or a chosen line missing: the chosen text stays
+        ([_CHOSEN[1], _CHOSEN[0], "Extra", _CHOSEN[2]], _CHOSEN),
+        ([_CHOSEN[0], "Extra", _CHOSEN[2]], _CHOSEN),
+        # more than doubled: a second story, not dropped headings
+        ([_CHOSEN[0], *["a long inserted line of other text here"] * 3, *_CHOSEN[1:]], _CHOSEN),
+    ],
+)
+def test_merge_interior(recall: list[str], expected: list[str]) -> None:
+    assert merge_interior("\n".join(_CHOSEN), "\n".join(recall)).splitlines() == expected
+
+
+def test_dropped_inside_body_needs_a_prose_neighbour_in_the_text() -> None:
+    prose = "This paragraph is long enough to count as prose of the story itself."
+    tree = document_fromstring(
+        f"<html><body><nav><ul><li>Home</li><li>News</li></ul><p>Menu</p></nav>"
+        f"<div><p>{prose}</p><ul><li>First point</li><li>Second point</li></ul></div></body></html>"
+    )
+    assert dropped_inside_body(tree, prose)  # the list borders a paragraph the text holds
+    assert not dropped_inside_body(tree, f"{prose}\n- First point\n- Second point")  # nothing missing
+    assert not dropped_inside_body(tree, "Some other text entirely, which holds no paragraph of this page.")
+
+
+@pytest.mark.parametrize(
+    ("tail", "dropped"),
+    [
+        (["(Reporting by Ann Lee; Editing by Tom Hart)"], True),
+        (["Additional reporting by Joseph Hudak"], True),
+        (["Keith Bradsher contributed reporting from Hong Kong."], True),
+        (["Enter your email", "Thank you for subscribing!", "Oops! Something went wrong while submitting the form."], True),
+        # a credit that is not the last thing on the page is part of what follows it
+        (["Additional reporting by Joseph Hudak", "The vote is expected next week, when the council meets again in full."], False),
+        # a sentence that merely mentions reporting
+        (["Their reporting by the end of the year had changed how the council voted on the plan."], False),
+    ],
+)
+def test_credit_and_form_lines_dropped_at_the_end(tail: list[str], dropped: bool) -> None:
+    lines = [*_STORY, *tail]
+    assert (strip_tail_lines(lines) == _STORY) is dropped
+    assert strip_tail_lines([*tail[:1], *_STORY]) == [*tail[:1], *_STORY]  # never at the top
