@@ -154,8 +154,12 @@ def run_night(
     return stats
 
 
-def _probe_ahead(ctx, day):
-    return None  # the code before: the draft stage probes when it starts
+def _probe_ahead(ctx: Context, day: str) -> threading.Thread | None:
+    """Probe an endpoint not probed before while collect, extract and cluster run (or join the probe
+    `newsdesk run` started while Prefect's server came up): see `flows.probe_ahead`."""
+    from flows import probe_ahead
+
+    return probe_ahead.start(ctx.settings, day)
 
 
 def cluster_fingerprint(ctx: Context, day: str) -> str:
