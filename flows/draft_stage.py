@@ -128,8 +128,8 @@ def probe_endpoint(ctx: "Context", day: str) -> None:
     """Probe the endpoint and remember what it can do, with the probe's calls recorded for the day.
 
     The night runs this beside the stages before drafting (the probe is a few round trips of waiting,
-    seconds against a slow server); the draft stage then finds the capabilities stored. A failure
-    is only logged: the draft stage probes again and records it per story, as without this.
+    seconds against a slow server); the draft stage then finds the capabilities stored. A probe that
+    found no working mode stores nothing (the draft stage probes again, as without this).
     """
     from summarizer.llm import DraftingError
 
@@ -143,8 +143,11 @@ def probe_endpoint(ctx: "Context", day: str) -> None:
             try:
                 with ctx.db.session() as s:
                     record_llm_calls(s, day, None, [c.model_dump() for c in llm.probe_records])
-                if llm.capabilities is not None and llm.changed:
-                    save_capabilities(ctx, llm.capabilities)
+                caps = llm.capabilities
+                # Only what worked is remembered from here: a server still starting (or down) is left to
+                # the draft stage to probe when it needs it, as it did before the probe ran ahead.
+                if caps is not None and llm.changed and caps.modes.get(caps.mode or "") == "ok":
+                    save_capabilities(ctx, caps)
             finally:
                 await llm.aclose()
 

@@ -75,3 +75,31 @@ def test_a_second_probe_ahead_of_the_same_endpoint_joins_the_first_and_none_once
         assert probes > 0
         assert probe_ahead.start(settings, SAMPLE_DAY) is None, "capabilities stored: nothing to probe"
         assert len(fake.probe_calls) == probes
+
+
+def test_a_probe_ahead_that_finds_no_working_mode_stores_nothing_for_drafting_to_trust(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server still starting (here: refusing connections) is probed again when drafting needs it."""
+    from newsdesk.demo_run import free_port
+
+    with FakeOpenAI() as fake:
+        settings = _settings(monkeypatch, tmp_path, db_url, "http://127.0.0.1:9", fake)
+    port = free_port()  # nothing listens there now
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("NEWSDESK_LLM_TIMEOUT", "5")
+    settings = load_settings()
+    thread = probe_ahead.start(settings, SAMPLE_DAY)
+    assert thread is not None
+    thread.join(timeout=120)
+    db = Database(db_url)
+    try:
+        ctx = Context(settings, db)
+        assert load_capabilities(ctx) is None
+        with db.session() as s:
+            assert s.scalar(select(func.count()).select_from(LLMCall)) > 0, "the failed probe calls are recorded"
+        again = probe_ahead.start(settings, SAMPLE_DAY)
+        assert again is not None, "drafting will probe again"
+        again.join(timeout=120)
+    finally:
+        db.dispose()
