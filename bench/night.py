@@ -12,7 +12,8 @@ sample day, served on loopback, with a fresh database and an OpenAI-compatible f
 - `prefect-warm`: the same with the Prefect home the cold run left (every later night).
 
 Printed per mode: the process's wall time, where it went (Python start and imports, the
-flow's overhead around the stages, each stage from the run's own `seconds`), and the LLM calls.
+flow's overhead around the stages, each stage from the run's own `seconds`; the draft stage's
+includes waiting for the capability probe, which runs ahead of it), and the LLM calls.
 Goal (issue 13): a whole night in < 30 s wall including Prefect.
 """
 from __future__ import annotations

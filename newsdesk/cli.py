@@ -169,7 +169,8 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
             DayRunLock(db, the_day, wait=s.lock_wait).acquire().release()
     finally:
         db.dispose()
-    if story is None:  # the LLM's first-night probe waits on its server while Prefect's starts
+    if story is None and STAGES.index(from_stage) <= STAGES.index("draft"):
+        # the LLM's first-night probe waits on its server while Prefect's starts
         from flows import probe_ahead
 
         probe_ahead.start(s, the_day)
