@@ -118,6 +118,45 @@ def spent_today(ctx: "Context", day: str) -> tuple[int, float]:
     return int(tokens), float(usd)
 
 
+def needs_probe(ctx: "Context") -> bool:
+    """An LLM is configured but nothing about its endpoint is known yet: drafting would probe it first."""
+    cfg = ctx.settings.llm
+    return cfg.configured and not cfg.mode and load_capabilities(ctx) is None
+
+
+def probe_endpoint(ctx: "Context", day: str) -> None:
+    """Probe the endpoint and remember what it can do, with the probe's calls recorded for the day.
+
+    The night runs this beside the stages before drafting (the probe is a few round trips of waiting,
+    seconds against a slow server); the draft stage then finds the capabilities stored. A probe that
+    found no working mode stores nothing (the draft stage probes again, as without this).
+    """
+    from summarizer.llm import DraftingError
+
+    async def probe() -> None:
+        llm = open_llm(ctx.settings, load_capabilities(ctx))
+        try:
+            await llm.ensure_probed()
+        except DraftingError as exc:
+            log.info("probing the LLM endpoint before drafting failed: %s", exc.reason)
+        finally:
+            try:
+                with ctx.db.session() as s:
+                    record_llm_calls(s, day, None, [c.model_dump() for c in llm.probe_records])
+                caps = llm.capabilities
+                # Only what worked is remembered from here: a server still starting (or down) is left to
+                # the draft stage to probe when it needs it, as it did before the probe ran ahead.
+                if caps is not None and llm.changed and caps.modes.get(caps.mode or "") == "ok":
+                    save_capabilities(ctx, caps)
+            finally:
+                await llm.aclose()
+
+    try:
+        asyncio.run(probe())
+    except Exception:  # never fail the night from here: drafting probes again
+        log.exception("probing the LLM endpoint before drafting failed")
+
+
 # ---------------------------------------------------------------- the stage
 
 

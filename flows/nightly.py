@@ -13,16 +13,11 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import select
 
-from flows import pipeline, scaleout
+from flows import night, pipeline, scaleout
+from flows.night import Stages, public
 from flows.pipeline import Context
-from flows.progress import current
-from flows.params import validate_params
-from newsdesk.config import STAGES, Settings, load_settings
-from storage.db import Database
-from storage.models import Run, utcnow
-from storage.runlock import DayRunLock, mark_stale_runs
+from newsdesk.config import Settings, load_settings
 
 
 def _fingerprint_key(context, parameters: dict[str, Any]) -> str | None:
@@ -60,110 +55,25 @@ def queue_task(ctx: Context, day: str, style: str) -> dict[str, Any]:
     return pipeline.queue_stage(ctx, day, style)
 
 
-def run_night(
-    settings: Settings,
-    *,
-    day: str | None = None,
-    sources: list[str] | None = None,
-    max_stories: int | None = None,
-    style: str | None = None,
-    from_stage: str = "collect",
-    force: bool = False,
-    trigger: str = "manual",
-    story_ids: list[int] | None = None,
-) -> dict[str, Any]:
-    """Run the stages from `from_stage` on; returns the run's statistics.
-
-    With `story_ids`, only those stories are redrafted (from the draft stage), whatever their cache.
-    """
-    day, style, max_stories = validate_params(settings, day, from_stage, style, max_stories)
-    if sources:
-        pipeline.selected_specs(settings, sources)  # unknown names fail here, once, not in a retried task
-    if story_ids:
-        from_stage = "draft"
-    db = Database(settings.database_url)
-    db.check_ready()
-    ctx = Context(settings=settings, db=db, reporter=current())
-    lock = DayRunLock(db, day, wait=settings.lock_wait)
-    try:
-        lock.acquire()  # DayBusy: another live run has this day; nothing was started or paid for
-    except BaseException:
-        db.dispose()
-        raise
-    try:
-        mark_stale_runs(db, day=day)  # we hold the day: any other "running" run of it is dead
-        with db.session() as s:
-            run = Run(day=day, trigger=trigger, from_stage=from_stage, status="running")
-            s.add(run)
-            s.flush()
-            run_id = run.id
-        lock.attach(run_id)
-    except BaseException:
-        lock.release()
-        db.dispose()
-        raise
-    stats: dict[str, Any] = {"day": day, "style": style, "from_stage": from_stage}
-    status = "failed"
-    try:
-        start = STAGES.index(from_stage)
-        if start <= 0:
-            stats["collect"] = scaleout.collect(ctx, day, sources, force) if settings.scale_out else collect_task(ctx, day, sources, force)
-        if start <= 1:
-            stats["extract"] = scaleout.extract(ctx, day, force) if settings.scale_out else extract_task(ctx, day, force)
-        if start <= 2:
-            stats["cluster"] = cluster_task(ctx, day, _cluster_fingerprint(ctx, day) if not force else f"force-{utcnow().isoformat()}")
-        if start <= 3:
-            stats["draft"] = draft_task(ctx, day, style, max_stories, force or bool(story_ids), story_ids)
-        stats["queue"] = queue_task(ctx, day, style)
-        status = "ok"
-    finally:
-        stats["notes"] = list(ctx.notes)
-        try:
-            with db.session() as s:
-                run = s.get(Run, run_id)
-                run.status, run.finished_at = status, utcnow()
-                run.stats = _public(stats)
-                run.notes = list(ctx.notes)
-        finally:
-            lock.release()
-            db.dispose()
-    return stats
+def _cluster_in_task(ctx: Context, day: str, fingerprint: str) -> dict[str, Any]:
+    return cluster_task(ctx, day, fingerprint)
 
 
-def _cluster_fingerprint(ctx: Context, day: str) -> str:
-    """What clustering reads: the window's items, their articles' text, and earlier stories."""
-    from storage.models import Article, Item, ItemLink, Story
-
-    settings = ctx.settings
-    start, end = settings.window(day)
-    with ctx.db.session() as s:
-        items = s.execute(
-            select(Item.id, Item.content_hash, Item.article_id, Item.engagement).where(Item.window_at >= start, Item.window_at < end).order_by(Item.id)
-        ).all()
-        ids = [i[0] for i in items]
-        links = s.execute(select(ItemLink.item_id, ItemLink.article_id).where(ItemLink.item_id.in_(ids)).order_by(ItemLink.id)).all() if ids else []
-        arts = s.execute(select(Article.id, Article.status, Article.content_hash).order_by(Article.id)).all()
-        earlier = s.execute(select(Story.id, Story.day, Story.key, Story.active).where(Story.day < day).order_by(Story.id)).all()
-        has_day = s.scalar(select(Story.id).where(Story.day == day).limit(1)) is not None
-        instance = _database_instance(s)
-    # The database is part of the key: the demo, tests and real data share one Prefect cache. Its URL is
-    # not enough: a database deleted and created again at the same path (a fresh demo) is another one.
-    return pipeline.stage_fingerprint(items, links, arts, earlier,
-                                      [ctx.db.url, instance, has_day, settings.timezone, settings.day_cutoff])
+def _collect_in_task(ctx: Context, day: str, sources: list[str] | None, force: bool) -> dict[str, Any]:
+    return scaleout.collect(ctx, day, sources, force) if ctx.settings.scale_out else collect_task(ctx, day, sources, force)
 
 
-def _database_instance(session) -> str:
-    """A random id kept in the database itself, made on first use."""
-    import uuid
+def _extract_in_task(ctx: Context, day: str, force: bool) -> dict[str, Any]:
+    return scaleout.extract(ctx, day, force) if ctx.settings.scale_out else extract_task(ctx, day, force)
 
-    from storage.writes import get_setting, put_setting
 
-    found = get_setting(session, "database_instance")
-    if found and found.get("id"):
-        return str(found["id"])
-    new = uuid.uuid4().hex
-    put_setting(session, "database_instance", {"id": new})
-    return new
+PREFECT_STAGES = Stages(collect=_collect_in_task, extract=_extract_in_task, cluster=_cluster_in_task,
+                        draft=draft_task, queue=queue_task)
+
+
+def run_night(settings: Settings, **kwargs: Any) -> dict[str, Any]:
+    """`flows.night.run_night` with each stage a Prefect task; returns the run's statistics."""
+    return night.run_night(settings, stages=PREFECT_STAGES, **kwargs)
 
 
 def _artifacts(stats: dict[str, Any]) -> None:
@@ -210,12 +120,7 @@ def _report(stats: dict[str, Any]) -> dict[str, Any]:
     logger = get_run_logger()
     for note in stats.get("notes", []):
         logger.info(note)
-    return _public(stats)
-
-
-def _public(stats: dict[str, Any]) -> dict[str, Any]:
-    """Statistics without the (large) digest preview: the flow's result and the run row's record."""
-    return {k: v for k, v in stats.items() if k != "queue"} | {"queue": {k: v for k, v in stats.get("queue", {}).items() if k != "preview"}}
+    return public(stats)
 
 
 @flow(name="rerun", log_prints=True)

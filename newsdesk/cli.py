@@ -169,6 +169,11 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
             DayRunLock(db, the_day, wait=s.lock_wait).acquire().release()
     finally:
         db.dispose()
+    if story is None and STAGES.index(from_stage) <= STAGES.index("draft"):
+        # the LLM's first-night probe waits on its server while Prefect's starts
+        from flows import probe_ahead
+
+        probe_ahead.start(s, the_day)
     from flows.nightly import nightly  # Prefect: seconds to import, so only once the night can start
     from flows.progress import set_reporter
 

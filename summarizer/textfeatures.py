@@ -9,9 +9,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
-
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -26,7 +25,16 @@ _CALENDAR = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow "
     "am pm gmt utc est edt pst pdt bst cet ist et pt updated published posted".split()
 )
-_STOP = frozenset(ENGLISH_STOP_WORDS) | {"mr", "mrs", "ms", "dr", "new", "says", "said"}
+STOP_WORDS_FILE = Path(__file__).parent / "data" / "stop_words.txt"
+
+
+def _stop_words() -> frozenset[str]:
+    """scikit-learn's English stop words, read from a copy: importing scikit-learn costs a second."""
+    lines = STOP_WORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+_STOP = _stop_words() | {"mr", "mrs", "ms", "dr", "new", "says", "said"}
 
 LEAD_SENTENCES = 3
 

@@ -241,3 +241,31 @@ def test_demo_posts_alone_join_their_story(demo_docs: dict[str, dict]) -> None:
         story = next(s for s in EXPECTED_STORIES if ref in s)
         article = next(r for r in story if not E.is_post_ref(r))
         assert _group_of(groups, ref) == _group_of(groups, article), ref
+
+
+def test_tfidf_rows_are_normalised_bit_for_bit_as_scikit_learn_does_it() -> None:
+    """Clustering no longer imports scikit-learn (a second per night); its L2 step must not move a bit."""
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize
+
+    from summarizer.similarity import l2_rows
+
+    rng = np.random.default_rng(13)
+    for seed in range(60):
+        n, k = int(rng.integers(1, 40)), int(rng.integers(1, 300))
+        m = sp.random(n, k, density=float(rng.uniform(0.02, 0.5)), format="csr", dtype=np.float32, random_state=seed)
+        m.data = (1 + np.log(rng.integers(1, 9, size=m.nnz).astype(np.float32))) * rng.uniform(0.5, 6, m.nnz).astype(np.float32)
+        m = sp.vstack([m, sp.csr_matrix((1, k), dtype=np.float32)]).tocsr()  # an empty row stays zero
+        ours, theirs = l2_rows(m), normalize(m).astype(np.float32)
+        assert ours.dtype == np.float32
+        assert np.array_equal(ours.indptr, theirs.indptr) and np.array_equal(ours.indices, theirs.indices)
+        assert np.array_equal(ours.data, theirs.data)
+
+
+def test_stop_words_are_scikit_learns() -> None:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from summarizer.textfeatures import _stop_words
+
+    assert _stop_words() == frozenset(ENGLISH_STOP_WORDS)
