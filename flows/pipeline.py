@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, AsyncIterator, Iterable, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
@@ -71,6 +72,23 @@ class Context:
             log.info(message)
 
 
+@asynccontextmanager
+async def stage_fetcher(settings: Settings, db: Database) -> AsyncIterator[Fetcher]:
+    """A stage's fetcher; with `host_limits = "database"` its per-host limits hold over every worker."""
+    limit = None
+    if settings.host_limits == "database":
+        from storage.hostlimits import DatabaseHostLimit
+
+        limit = DatabaseHostLimit(db.engine, settings.http.per_host_concurrency, settings.http.per_host_delay,
+                                  lease=settings.http.total_timeout + 60)
+    try:
+        async with Fetcher(settings.http, host_limit=limit) as fetcher:
+            yield fetcher
+    finally:
+        if limit is not None:
+            limit.close()
+
+
 # ---------------------------------------------------------------- collect
 
 
@@ -106,11 +124,11 @@ def _item_write(it) -> ItemWrite:
     )
 
 
-async def _collect_async(specs: list[SourceSpec], settings: Settings, validators: dict, since: datetime,
+async def _collect_async(specs: list[SourceSpec], settings: Settings, db: Database, validators: dict, since: datetime,
                          parse_workers: int = PARSE_WORKERS) -> list[SourceResult]:
     from extractors.collect import collect_sources
 
-    async with Fetcher(settings.http) as fetcher:
+    async with stage_fetcher(settings, db) as fetcher:
         return await collect_sources(specs, fetcher, validators, since=since, parse_workers=parse_workers)
 
 
@@ -125,7 +143,7 @@ def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = N
         }
     start, _ = settings.window(day)
     ctx.reporter.start("collect", len(specs))
-    results = asyncio.run(_collect_async(specs, settings, validators, since=start - timedelta(days=1),
+    results = asyncio.run(_collect_async(specs, settings, db, validators, since=start - timedelta(days=1),
                                          parse_workers=ctx.parse_workers))
     per_source: list[dict[str, Any]] = []
     by_name = {r.source: r for r in results}
@@ -284,7 +302,7 @@ def extract_pages(ctx: Context, todo: list[PageTodo]) -> dict[str, Any]:
 
 
 async def _extract_batches(ctx: Context, batches: list[list[PageTodo]], stats: dict[str, int], pool) -> None:
-    async with Fetcher(ctx.settings.http) as fetcher:
+    async with stage_fetcher(ctx.settings, ctx.db) as fetcher:
         pending = asyncio.ensure_future(_fetch_batch(fetcher, [t.url for t in batches[0]]))
         for n, batch in enumerate(batches):
             fetched = await pending
