@@ -4,8 +4,9 @@ Why: each fetcher keeps its own per-host limit (extractors.http), so two workers
 `per_host_concurrency` requests to one host. Here a host has `concurrency` slot rows; a request
 takes a free slot with one atomic UPDATE ... RETURNING (PostgreSQL skips rows another worker is
 taking with SKIP LOCKED; SQLite's write lock serialises the statement, and it is one machine
-anyway) and gives it back afterwards. A slot also carries a lease (`expires_at`), so the slots of
-a worker killed mid-request come free by themselves. Starts at least `interval` apart are kept by
+anyway) and gives it back afterwards. A slot also carries a short lease (`expires_at`), renewed
+while its holder lives, so the slots of a worker killed mid-request come free by themselves within
+one lease. Starts at least `interval` apart are kept by
 one `host_pace` row per host, advanced by one conditional UPDATE; a Retry-After from one worker's
 request pushes it for all of them.
 
@@ -40,13 +41,14 @@ class DatabaseHostLimit:
     threads of its own so the fetcher's event loop never waits on the database.
     """
 
-    def __init__(self, engine: Engine, concurrency: int, interval: float = 0.0, lease: float = 120.0, threads: int = 4):
+    def __init__(self, engine: Engine, concurrency: int, interval: float = 0.0, lease: float = 15.0, threads: int = 4):
         self.engine = engine
         self.concurrency = max(1, concurrency)
         self.interval = max(0.0, interval)
         self.lease = lease
         self.token = uuid.uuid4().hex  # this process's name on the slots it holds
         self._known: set[str] = set()
+        self._renewer: asyncio.Task | None = None
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hostlimit")
         pg = engine.dialect.name == "postgresql"
         self._insert = pg_insert if pg else sqlite_insert
@@ -63,6 +65,8 @@ class DatabaseHostLimit:
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
         """Hold one of `host`'s slots (waiting for one, then for its pace) while the block runs."""
+        if self._renewer is None:
+            self._renewer = asyncio.get_running_loop().create_task(self._renew_forever())
         await self._run(self._ensure, host)
         slot = await self._wait(self._try_take, host)
         try:
@@ -78,6 +82,8 @@ class DatabaseHostLimit:
         await self._run(self._push, host, time.time() + seconds)
 
     def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
         self._threads.shutdown(wait=False)
 
     # -- statements -----------------------------------------------------------
@@ -94,6 +100,20 @@ class DatabaseHostLimit:
                 return got
             await asyncio.sleep(wait if wait is not None else poll)
             poll = min(POLL_MAX, poll * 2)
+
+    async def _renew_forever(self) -> None:
+        """Extend the leases of the slots we hold, three times per lease (a long download keeps its slot)."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                await self._run(self._renew)
+            except Exception:  # a missed renewal costs nothing until the lease runs out; the next one may work
+                continue
+
+    def _renew(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE host_slots SET expires_at = :until WHERE holder = :token"),
+                         {"until": time.time() + self.lease, "token": self.token})
 
     def _ensure(self, host: str) -> None:
         if host in self._known:

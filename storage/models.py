@@ -364,7 +364,7 @@ class HostSlot(Base):
 
     host: Mapped[str] = mapped_column(String(300), primary_key=True)
     slot: Mapped[int] = mapped_column(Integer, primary_key=True)
-    holder: Mapped[str | None] = mapped_column(String(64))
+    holder: Mapped[str | None] = mapped_column(String(64), index=True)  # renewals find our slots by it
     expires_at: Mapped[float] = mapped_column(Float)
 
 

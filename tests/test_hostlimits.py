@@ -116,3 +116,28 @@ def test_a_killed_holder_frees_its_slots_when_the_lease_ends(db: Database) -> No
         return waited
 
     assert asyncio.run(run()) >= seconds * 0.5  # it had to wait for the lease, and then it got the slot
+
+
+def test_a_live_holder_keeps_its_slot_past_the_lease(db: Database) -> None:
+    async def run() -> list[str]:
+        order: list[str] = []
+        first, second = DatabaseHostLimit(db.engine, 1, lease=0.3), DatabaseHostLimit(db.engine, 1, lease=0.3)
+
+        async def long_download() -> None:
+            async with first.slot("h:1"):
+                order.append("first took")
+                await asyncio.sleep(1.2)  # four leases: only the renewals keep the slot
+                order.append("first gave back")
+
+        async def waiting() -> None:
+            while not order:
+                await asyncio.sleep(0.01)
+            async with second.slot("h:1"):
+                order.append("second took")
+
+        await asyncio.gather(long_download(), waiting())
+        first.close()
+        second.close()
+        return order
+
+    assert asyncio.run(run()) == ["first took", "first gave back", "second took"]

@@ -24,6 +24,7 @@ def upgrade() -> None:
     sa.Column('expires_at', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('host', 'slot')
     )
+    op.create_index('ix_host_slots_holder', 'host_slots', ['holder'])
     op.create_table('host_pace',
     sa.Column('host', sa.String(length=300), nullable=False),
     sa.Column('next_at', sa.Float(), nullable=False),
@@ -33,4 +34,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('host_pace')
+    op.drop_index('ix_host_slots_holder', table_name='host_slots')
     op.drop_table('host_slots')
