@@ -79,8 +79,7 @@ async def stage_fetcher(settings: Settings, db: Database) -> AsyncIterator[Fetch
     if settings.host_limits == "database":
         from storage.hostlimits import DatabaseHostLimit
 
-        limit = DatabaseHostLimit(db.engine, settings.http.per_host_concurrency, settings.http.per_host_delay,
-                                  lease=settings.http.total_timeout + 60)
+        limit = DatabaseHostLimit(db.engine, settings.http.per_host_concurrency, settings.http.per_host_delay)
     try:
         async with Fetcher(settings.http, host_limit=limit) as fetcher:
             yield fetcher
