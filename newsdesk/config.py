@@ -117,7 +117,7 @@ class Settings:
     secret_key: str | None = None
     trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For the desk believes
     lock_wait: float = 0.0  # seconds a run waits for another run of the same day before giving up
-    extract_batch: int = 100  # pages fetched, extracted and committed together (a kill loses one batch at most)
+    extract_batch: int = 100  # pages in flight at once (fetched, extracted, being saved): a kill loses at most these
     dask_address: str | None = None  # a Dask scheduler: collect and extract batches run there
     dask_workers: int = 0  # >0: a local Dask cluster of this many worker processes
     task_batch: int = 500  # sources (collect) or pages (extract) per task on Dask
