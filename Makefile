@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python -m bench.collect
 	$(BIN)/python -m bench.collect_stage
 	$(BIN)/python -m bench.scale --feeds 1000
+	$(BIN)/python -m bench.extract_commit
 	$(BIN)/python -m bench.draft
 	$(BIN)/python -m bench.night
 	$(BIN)/python -m bench.newsletter

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 MIN_POOL_BATCH = 8  # below this the pool start-up outweighs the gain
 
 
-def _one(page: tuple[bytes | str, str]) -> ExtractedArticle | None:
+def extract_page(page: tuple[bytes | str, str]) -> ExtractedArticle | None:
+    """One (html, url) page: a top-level function, so a process pool can run it."""
     html, url = page
     return extract_article(html, url)
 
@@ -51,17 +52,17 @@ def extract_many(pages: Iterable[tuple[bytes | str, str]], workers: int = 2,
     """
     batch = list(pages)
     if workers <= 1 or len(batch) < MIN_POOL_BATCH:
-        return [_one(page) for page in batch]
+        return [extract_page(page) for page in batch]
     chunksize = max(1, len(batch) // (workers * 4))
     if pool is not None:
         try:
-            return list(pool.map(_one, batch, chunksize=chunksize))
+            return list(pool.map(extract_page, batch, chunksize=chunksize))
         except (OSError, RuntimeError) as exc:  # a broken pool (a worker killed): finish in-process
             log.warning("process pool failed (%s); extracting in-process", exc)
-            return [_one(page) for page in batch]
+            return [extract_page(page) for page in batch]
     try:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(_one, batch, chunksize=chunksize))
+            return list(pool.map(extract_page, batch, chunksize=chunksize))
     except (OSError, RuntimeError) as exc:  # e.g. no fork/semaphores in a sandbox
         log.warning("process pool unavailable (%s); extracting in-process", exc)
-        return [_one(page) for page in batch]
+        return [extract_page(page) for page in batch]

@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Mapping
+from typing import Any, AsyncContextManager, Mapping, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx2
@@ -46,6 +46,7 @@ __all__ = [
     "RobotsDisallowedError",
     "build_async_client",
     "Fetcher",
+    "SharedHostLimit",
 ]
 
 
@@ -288,6 +289,18 @@ def _is_retryable(exc: BaseException) -> bool:
     return False
 
 
+class SharedHostLimit(Protocol):
+    """A per-host limit shared with other processes (e.g. storage.hostlimits.DatabaseHostLimit).
+
+    The fetcher's own per-host gate only bounds this process; with one of these, a request also
+    holds one of the host's shared slots, so the limit holds over every worker of a night.
+    """
+
+    def slot(self, host: str) -> AsyncContextManager[None]: ...
+
+    async def hold_off(self, host: str, seconds: float) -> None: ...
+
+
 _REDIRECTS = {301, 302, 303, 307, 308}
 _DROP_ON_NEW_HOST = {"authorization", "cookie", "proxy-authorization"}
 
@@ -300,8 +313,10 @@ class Fetcher:
         settings: HttpSettings | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         guard: HostGuard | None = None,
+        host_limit: SharedHostLimit | None = None,
     ):
         self.settings = settings or HttpSettings()
+        self.host_limit = host_limit
         on_network = transport is None or isinstance(transport, httpx2.AsyncHTTPTransport)
         self.guard = guard or HostGuard(allow_private=self.settings.allow_private_hosts, resolve_names=on_network)
         self.client = build_async_client(self.settings, transport, self.guard)
@@ -409,12 +424,19 @@ class Fetcher:
 
     async def _send_once(self, url: str, headers: Mapping[str, str]) -> FetchResponse:
         gate = self._gate(url)
-        async with gate, self._global:
-            try:
-                async with asyncio.timeout(self.settings.total_timeout):
-                    return await self._exchange(url, headers, gate)
-            except TimeoutError:
-                raise FetchTimeoutError(url, f"no complete response within {self.settings.total_timeout:g}s") from None
+        async with gate:
+            if self.host_limit is None:
+                async with self._global:
+                    return await self._timed_exchange(url, headers, gate)
+            async with self.host_limit.slot(_host_key(url)), self._global:  # the slot before a global place
+                return await self._timed_exchange(url, headers, gate)
+
+    async def _timed_exchange(self, url: str, headers: Mapping[str, str], gate: _HostGate) -> FetchResponse:
+        try:
+            async with asyncio.timeout(self.settings.total_timeout):
+                return await self._exchange(url, headers, gate)
+        except TimeoutError:
+            raise FetchTimeoutError(url, f"no complete response within {self.settings.total_timeout:g}s") from None
 
     async def _exchange(self, url: str, headers: Mapping[str, str], gate: _HostGate) -> FetchResponse:
         try:
@@ -444,6 +466,8 @@ class Fetcher:
                                 url, status, None, f"Retry-After {retry_after:.0f}s exceeds {self.settings.max_retry_after:g}s cap"
                             )
                         gate.hold_off(retry_after)
+                        if self.host_limit is not None:
+                            await self.host_limit.hold_off(_host_key(url), retry_after)
                 raise HTTPStatusError(url, status, retry_after)
             content = await self._read_body(resp, url, hdrs)
             return FetchResponse(url, status, hdrs, content)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, AsyncIterator, Iterable, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
@@ -71,6 +72,22 @@ class Context:
             log.info(message)
 
 
+@asynccontextmanager
+async def stage_fetcher(settings: Settings, db: Database) -> AsyncIterator[Fetcher]:
+    """A stage's fetcher; with `host_limits = "database"` its per-host limits hold over every worker."""
+    limit = None
+    if settings.host_limits == "database":
+        from storage.hostlimits import DatabaseHostLimit
+
+        limit = DatabaseHostLimit(db.engine, settings.http.per_host_concurrency, settings.http.per_host_delay)
+    try:
+        async with Fetcher(settings.http, host_limit=limit) as fetcher:
+            yield fetcher
+    finally:
+        if limit is not None:
+            limit.close()
+
+
 # ---------------------------------------------------------------- collect
 
 
@@ -106,11 +123,11 @@ def _item_write(it) -> ItemWrite:
     )
 
 
-async def _collect_async(specs: list[SourceSpec], settings: Settings, validators: dict, since: datetime,
+async def _collect_async(specs: list[SourceSpec], settings: Settings, db: Database, validators: dict, since: datetime,
                          parse_workers: int = PARSE_WORKERS) -> list[SourceResult]:
     from extractors.collect import collect_sources
 
-    async with Fetcher(settings.http) as fetcher:
+    async with stage_fetcher(settings, db) as fetcher:
         return await collect_sources(specs, fetcher, validators, since=since, parse_workers=parse_workers)
 
 
@@ -125,7 +142,7 @@ def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = N
         }
     start, _ = settings.window(day)
     ctx.reporter.start("collect", len(specs))
-    results = asyncio.run(_collect_async(specs, settings, validators, since=start - timedelta(days=1),
+    results = asyncio.run(_collect_async(specs, settings, db, validators, since=start - timedelta(days=1),
                                          parse_workers=ctx.parse_workers))
     per_source: list[dict[str, Any]] = []
     by_name = {r.source: r for r in results}
@@ -225,29 +242,13 @@ def pages_to_fetch(session, settings: Settings, day: str, force: bool) -> list[P
 Fetched = tuple[str, bytes | None, str | None]  # final url, body (None when the fetch failed), error
 
 
-async def _fetch_batch(fetcher: Fetcher, urls: list[str]) -> list[Fetched]:
-    async def one(url: str) -> Fetched:
-        try:
-            resp = await fetcher.get(url, respect_robots=True)
-            return resp.url, resp.content, None
-        except FetchError as exc:
-            return url, None, exc.reason
-        except Exception as exc:  # never let one page stop the night
-            return url, None, f"{type(exc).__name__}: {exc}"
-    return await asyncio.gather(*(one(u) for u in urls))
-
-
-async def _fetch_pages(urls: list[str], settings: Settings) -> list[Fetched]:
-    async with Fetcher(settings.http) as fetcher:
-        return await _fetch_batch(fetcher, urls)
-
-
 def extract_stage(ctx: Context, day: str, force: bool = False) -> dict[str, Any]:
     """Fetch the day's article pages (robots.txt honoured) and extract their main text.
 
-    Pages go in batches (`extract_batch`): each batch is fetched, extracted and committed
-    together while the next one downloads, so memory holds two batches, not the night, and a
-    kill loses at most the batch in flight (a rerun fetches only what was not saved).
+    Each page goes fetch -> extract -> commit on its own, at most `extract_batch` pages in flight
+    at once, and a page leaves the window only once its row is committed (a group commit, see
+    storage.groupcommit): memory holds the window, not the night, and a kill loses at most the
+    pages in flight (a rerun fetches only what was not saved).
     """
     with ctx.db.session() as s:
         todo = pages_to_fetch(s, ctx.settings, day, force)
@@ -268,71 +269,108 @@ def saved_article_ids(session, ids: Sequence[int]) -> set[int]:
 
 
 def extract_pages(ctx: Context, todo: list[PageTodo]) -> dict[str, Any]:
-    """Fetch, extract and save these pages, batch by batch (see `extract_stage`)."""
+    """Fetch, extract and save these pages, each committed as soon as it is extracted (see `extract_stage`)."""
     from extractors.article_batch import extraction_pool
 
-    settings = ctx.settings
     stats = {"articles": len(todo), "ok": 0, "fallback": 0, "failed": 0, "merged": 0}
     ctx.reporter.start("extract", len(todo))
     if todo:
-        size = settings.extract_batch
-        batches = [todo[i:i + size] for i in range(0, len(todo), size)]
         with extraction_pool(ctx.parse_workers) as pool:
-            asyncio.run(_extract_batches(ctx, batches, stats, pool))
+            asyncio.run(_extract_stream(ctx, todo, stats, pool))
     ctx.reporter.done("extract")
     return stats
 
 
-async def _extract_batches(ctx: Context, batches: list[list[PageTodo]], stats: dict[str, int], pool) -> None:
-    async with Fetcher(ctx.settings.http) as fetcher:
-        pending = asyncio.ensure_future(_fetch_batch(fetcher, [t.url for t in batches[0]]))
-        for n, batch in enumerate(batches):
-            fetched = await pending
-            if n + 1 < len(batches):  # download the next batch while this one is extracted and saved
-                pending = asyncio.ensure_future(_fetch_batch(fetcher, [t.url for t in batches[n + 1]]))
-            await asyncio.to_thread(_save_batch, ctx, batch, fetched, stats, pool)
-            ctx.reporter.advance("extract", len(batch))
+# Rows committed together at most (a group is what queued while the previous commit ran).
+COMMIT_GROUP_MAX = 500
+
+PageRow = tuple[dict[str, Any], "tuple[int, str] | None"]  # the article's columns; (id, canonical URL) to merge
 
 
-def _save_batch(ctx: Context, batch: list[PageTodo], fetched: list[Fetched], stats: dict[str, int], pool) -> None:
-    """Extract one batch's pages and commit them in one transaction."""
-    from extractors import extract_many
+async def _extract_stream(ctx: Context, todo: list[PageTodo], stats: dict[str, int], pool) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from storage.groupcommit import GroupCommitter
+
+    def committed(rows: list[PageRow], merged: object) -> None:
+        stats["merged"] += int(merged)  # type: ignore[call-overload]
+        ctx.reporter.advance("extract", len(rows))
+
+    writer: GroupCommitter[PageRow] = GroupCommitter(lambda rows: _commit_pages(ctx, rows), committed, COMMIT_GROUP_MAX)
+    inline = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")  # no pool (one worker, Dask)
+    pages = iter(todo)
+    try:
+        async with stage_fetcher(ctx.settings, ctx.db) as fetcher:
+            async def worker() -> None:
+                for page in pages:  # shared by the workers: each takes the next page
+                    fetched = await _fetch_one(fetcher, page.url)
+                    art = await _extract_one(pool, inline, fetched) if fetched[1] is not None else None
+                    await writer.save(_page_row(page, fetched, art, stats))
+
+            await asyncio.gather(*(worker() for _ in range(min(ctx.settings.extract_batch, len(todo)))))
+    finally:
+        writer.close()
+        inline.shutdown(wait=False)
+
+
+async def _fetch_one(fetcher: Fetcher, url: str) -> Fetched:
+    try:
+        resp = await fetcher.get(url, respect_robots=True)
+        return resp.url, resp.content, None
+    except FetchError as exc:
+        return url, None, exc.reason
+    except Exception as exc:  # never let one page stop the night
+        return url, None, f"{type(exc).__name__}: {exc}"
+
+
+async def _extract_one(pool, inline, fetched: Fetched):
+    """Extract one fetched page in the process pool (or on the inline thread when there is none)."""
+    from extractors.article_batch import extract_page
+
+    final, content, _err = fetched
+    loop = asyncio.get_running_loop()
+    if pool is not None:
+        try:
+            return await asyncio.wrap_future(pool.submit(extract_page, (content, final)))
+        except (OSError, RuntimeError) as exc:  # a broken pool (a worker killed): finish in-process
+            log.warning("extraction pool failed (%s); extracting in-process", exc)
+    return await loop.run_in_executor(inline, extract_page, (content, final))
+
+
+def _page_row(todo: PageTodo, fetched: Fetched, art, stats: dict[str, int]) -> PageRow:
+    """The article's new columns from its fetch and extraction, counted in `stats`."""
     from extractors.models import content_hash
     from extractors.urls import canonicalize
 
-    pages = [(content, final) for (final, content, _err) in fetched if content is not None]
-    extracted = iter(extract_many(pages, workers=ctx.parse_workers, pool=pool))
-    now = utcnow()
-    rows: list[dict[str, Any]] = []
-    canonicals: list[tuple[int, str]] = []
-    for todo, (final, content, err) in zip(batch, fetched):
-        row: dict[str, Any] = {"id": todo.id, "attempts": todo.attempts + 1, "fetched_at": now}
-        if content is None:
-            row |= {"status": "failed", "final_url": todo.final_url, "error": err}
-            stats["failed"] += 1
-        else:
-            art = next(extracted)
-            if art is None or not art.text:
-                row |= {"status": "empty", "final_url": final or todo.final_url,
-                        "error": "no article text found; using the feed's summary"}
-                stats["fallback"] += 1
-            else:
-                status = art.page_kind if art.page_kind != "article" else "ok"
-                row |= {
-                    "status": status, "final_url": final or todo.final_url,
-                    "error": None if status == "ok" else f"page is {status.replace('_', ' ')}: using the feed's summary",
-                    "title": art.title, "text": art.text, "author": art.author, "site_name": art.site_name,
-                    "language": art.language, "image": art.image, "published_at": art.published_at,
-                    "content_hash": content_hash(art.title, art.text),
-                }
-                stats["ok" if status == "ok" else "fallback"] += 1
-                if art.canonical_url:
-                    canonicals.append((todo.id, canonicalize(art.canonical_url)))
-        rows.append(row)
+    final, content, err = fetched
+    row: dict[str, Any] = {"id": todo.id, "attempts": todo.attempts + 1, "fetched_at": utcnow()}
+    if content is None:
+        stats["failed"] += 1
+        return row | {"status": "failed", "final_url": todo.final_url, "error": err}, None
+    if art is None or not art.text:
+        stats["fallback"] += 1
+        return row | {"status": "empty", "final_url": final or todo.final_url,
+                      "error": "no article text found; using the feed's summary"}, None
+    status = art.page_kind if art.page_kind != "article" else "ok"
+    row |= {
+        "status": status, "final_url": final or todo.final_url,
+        "error": None if status == "ok" else f"page is {status.replace('_', ' ')}: using the feed's summary",
+        "title": art.title, "text": art.text, "author": art.author, "site_name": art.site_name,
+        "language": art.language, "image": art.image, "published_at": art.published_at,
+        "content_hash": content_hash(art.title, art.text),
+    }
+    stats["ok" if status == "ok" else "fallback"] += 1
+    return row, ((todo.id, canonicalize(art.canonical_url)) if art.canonical_url else None)
+
+
+def _commit_pages(ctx: Context, rows: list[PageRow]) -> int:
+    """Save a group of pages' rows and their canonical merges in one transaction; how many merged."""
+    merged = 0
     with ctx.db.session() as s:
-        save_extractions(s, rows)
-        for aid, canonical in canonicals:
-            stats["merged"] += _merge_canonical(s, aid, canonical)
+        save_extractions(s, [row for row, _ in rows])
+        for aid, canonical in sorted(c for _, c in rows if c is not None):
+            merged += _merge_canonical(s, aid, canonical)
+    return merged
 
 
 def _merge_canonical(session, article_id: int, canonical: str) -> int:

@@ -117,10 +117,11 @@ class Settings:
     secret_key: str | None = None
     trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For the desk believes
     lock_wait: float = 0.0  # seconds a run waits for another run of the same day before giving up
-    extract_batch: int = 100  # pages fetched, extracted and committed together (a kill loses one batch at most)
+    extract_batch: int = 100  # pages in flight at once (fetched, extracted, being saved): a kill loses at most these
     dask_address: str | None = None  # a Dask scheduler: collect and extract batches run there
     dask_workers: int = 0  # >0: a local Dask cluster of this many worker processes
     task_batch: int = 500  # sources (collect) or pages (extract) per task on Dask
+    host_limits: str = "process"  # "database": per-host limits shared by every worker (storage.hostlimits)
 
     @property
     def scale_out(self) -> bool:
@@ -164,6 +165,18 @@ def _prices(raw: str | None) -> dict[str, tuple[float, float, float]] | None:
 
 
 LLM_MODES = ("json_schema", "json_object_schema", "json_object", "text")  # as summarizer.llm.MODES
+
+
+HOST_LIMITS = ("process", "database")
+
+
+def _host_limits(raw: str | None, scale_out: bool) -> str:
+    """Where per-host limits live: the database by default when batches run on Dask workers."""
+    if not raw:
+        return "database" if scale_out else "process"
+    if raw not in HOST_LIMITS:
+        raise ConfigError(f"NEWSDESK_HOST_LIMITS must be one of {', '.join(HOST_LIMITS)}, not {raw!r}")
+    return raw
 
 
 def _llm_mode(raw: str | None) -> str | None:
@@ -296,6 +309,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dask_address=env.get("NEWSDESK_DASK_ADDRESS") or None,
         dask_workers=max(0, int(_number(env, "NEWSDESK_DASK_WORKERS", 0, int))),
         task_batch=max(1, int(_number(env, "NEWSDESK_TASK_BATCH", 500, int))),
+        host_limits=_host_limits(env.get("NEWSDESK_HOST_LIMITS"),
+                                 bool(env.get("NEWSDESK_DASK_ADDRESS")) or _number(env, "NEWSDESK_DASK_WORKERS", 0, int) > 0),
         llm=llm,
         http=http,
         delivery=_delivery(env, env.get("NEWSDESK_SITE_URL") or None),

@@ -353,6 +353,30 @@ class DayLock(Base):
     heartbeat_at: Mapped[datetime]
 
 
+class HostSlot(Base):
+    """One of a host's request slots, shared by every worker (storage.hostlimits).
+
+    A slot is held by one request at a time until it is released or `expires_at` (epoch seconds)
+    passes, so a worker killed mid-request frees its slots by itself.
+    """
+
+    __tablename__ = "host_slots"
+
+    host: Mapped[str] = mapped_column(String(300), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(64), index=True)  # renewals find our slots by it
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+class HostPace(Base):
+    """When the next request to a host may start (epoch seconds), shared by every worker."""
+
+    __tablename__ = "host_pace"
+
+    host: Mapped[str] = mapped_column(String(300), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float)
+
+
 class Setting(Base):
     """Small remembered facts, e.g. which structured-output mode an LLM endpoint supports."""
 

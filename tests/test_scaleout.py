@@ -1,16 +1,21 @@
 """A night on a local Dask cluster of two worker processes, against PostgreSQL, writes the same
-stories and rows as the in-process night (collect and extract as batches of tasks)."""
+stories and rows as the in-process night (collect and extract as batches of tasks), also when one worker
+is killed mid-batch."""
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from newsdesk.demo import SAMPLE_DAY, serve_sample_day
 from storage.db import Database
-from storage.models import Item, Run, Story, StoryItem
+from storage.models import Article, Item, Run, Story, StoryItem
 from storage.runlock import holder_id
 from tests.conftest import POSTGRES_URL, _postgres_database
 from tests.test_night_e2e import _env, cli, counts
@@ -63,5 +68,75 @@ def test_a_night_on_two_dask_workers_matches_the_in_process_night(tmp_path: Path
     db.dispose()
     workers = set(run.stats["collect"]["workers"]) | set(run.stats["extract"]["workers"])
     assert workers and holder_id() not in workers, f"the batches ran in this process, not on Dask workers: {workers}"
+    stories = _stories(local_url)
+    assert stories and _stories(dask_url) == stories
+
+
+def _statuses(db_url: str) -> dict[str, int]:
+    """How many articles ended in each extraction status."""
+    db = Database(db_url)
+    with db.session() as s:
+        rows = dict(s.execute(select(Article.status, func.count()).group_by(Article.status)).all())
+    db.dispose()
+    return rows
+
+
+class _SlowPages(list):
+    """The demo server's request log; once armed, an article page answers only after `delay` seconds,
+    so an extract batch is in flight long enough to kill the worker running it."""
+
+    def __init__(self, delay: float):
+        super().__init__()
+        self.delay = delay
+        self.armed = threading.Event()
+        self.page_asked = threading.Event()
+
+    def append(self, entry: tuple) -> None:
+        super().append(entry)
+        if self.armed.is_set() and "/articles/" in entry[1]:
+            self.page_asked.set()
+            time.sleep(self.delay)
+
+
+def _kill_a_worker_mid_extract(address: str, log: _SlowPages, killed: list[tuple[str, list[str]]]) -> None:
+    """SIGKILL the worker process that is running an extract batch while its pages are in flight."""
+    from distributed import Client
+
+    with Client(address, timeout=60) as client:
+        pids = client.run(os.getpid)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if log.page_asked.wait(0.2):
+                busy = {w: [str(k) for k in keys] for w, keys in client.processing().items()}
+                for worker, keys in busy.items():
+                    if any("extract" in k for k in keys):
+                        os.kill(pids[worker], signal.SIGKILL)
+                        killed.append((worker, keys))
+                        return
+
+
+def test_a_worker_killed_mid_batch_is_retried_without_duplicates(tmp_path: Path, two_databases: tuple[str, str]) -> None:
+    """Dask reschedules the killed worker's tasks on the other worker (distributed's allowed-failures,
+    3 by default); the batch skips what it already saved and the writes are upserts, so no row doubles."""
+    from distributed import LocalCluster
+
+    local_url, dask_url = two_databases
+    log = _SlowPages(delay=1.0)
+    with serve_sample_day(request_log=log) as base_url:
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        cli(_env(tmp_path / "a", local_url, base_url), "run", "--day", SAMPLE_DAY)
+        log.armed.set()
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            killed: list[tuple[str, list[str]]] = []
+            killer = threading.Thread(target=_kill_a_worker_mid_extract, args=(cluster.scheduler_address, log, killed))
+            killer.start()
+            dask_env = {**_env(tmp_path / "b", dask_url, base_url), "NEWSDESK_DASK_ADDRESS": cluster.scheduler_address,
+                        "NEWSDESK_TASK_BATCH": "3"}
+            cli(dask_env, "run", "--day", SAMPLE_DAY)
+            killer.join(timeout=60)
+    assert killed, "no worker was killed while it ran an extract batch"
+    assert counts(dask_url) == counts(local_url)
+    assert _statuses(dask_url) == _statuses(local_url), "the killed worker's batch was not extracted again"
     stories = _stories(local_url)
     assert stories and _stories(dask_url) == stories
