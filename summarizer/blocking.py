@@ -48,20 +48,26 @@ def _split_prefix(
     whose dot with the largest left weight of each feature stays below ``threshold``:
     either way no left row reaches the threshold on the prefix alone.
     """
-    weights = right.data.astype(np.float64)
     starts = right.indptr[:-1]
-    row_of = np.repeat(np.arange(right.shape[0]), np.diff(right.indptr))
+    row_of = np.repeat(np.arange(right.shape[0], dtype=np.int32), np.diff(right.indptr))
 
-    def within(values: np.ndarray) -> np.ndarray:  # inclusive running sum inside each row
+    def below(values: np.ndarray, limit: float) -> np.ndarray:  # inclusive running sum in the row < limit
         running = np.cumsum(values)
-        before = np.where(starts > 0, running[np.maximum(starts - 1, 0)], 0.0)
-        return running - before[row_of]
+        del values
+        running -= np.where(starts > 0, running[np.maximum(starts - 1, 0)], 0.0)[row_of]
+        return running < limit
 
-    squares = weights ** 2
-    best = weights * max_weight[right.indices]
-    in_prefix = (within(squares) < (bound * _MARGIN) ** 2) | (within(best) < threshold * _MARGIN)
-    prefix_sq = np.bincount(row_of[in_prefix], weights=squares[in_prefix], minlength=right.shape[0])
-    prefix_best = np.bincount(row_of[in_prefix], weights=best[in_prefix], minlength=right.shape[0])
+    # One float64 array of the entries' size at a time: this runs on every weight of the batch.
+    weights = right.data.astype(np.float64)
+    in_prefix = below(weights ** 2, (bound * _MARGIN) ** 2)
+    weights *= max_weight[right.indices]
+    in_prefix |= below(weights, threshold * _MARGIN)
+    del weights
+    prefix_data = right.data[in_prefix].astype(np.float64)
+    prefix_rows = row_of[in_prefix]
+    prefix_sq = np.bincount(prefix_rows, weights=prefix_data ** 2, minlength=right.shape[0])
+    prefix_best = np.bincount(prefix_rows, weights=prefix_data * max_weight[right.indices[in_prefix]],
+                              minlength=right.shape[0])
 
     def rows_where(mask: np.ndarray) -> sp.csr_matrix:
         counts = np.bincount(row_of[mask], minlength=right.shape[0])
@@ -120,11 +126,8 @@ def pairs_above(
     for start in range(0, left.shape[0], block):
         stop = min(start + block, left.shape[0])
         part = left[start:stop]
-        rows, cols, sums = _suffix_dots(part, [c for c in chunks if not self_join or c[1] > start + 1])
-        keep = cols > rows + start if self_join else np.ones(len(rows), dtype=bool)
-        keep &= sums + np.minimum(left_norms[rows + start] * prefix_norms[cols], prefix_best[cols]) \
-            >= threshold * _MARGIN
-        rows, cols, sums = rows[keep].astype(np.int64), cols[keep].astype(np.int64), sums[keep].astype(np.float64)
+        bound = (prefix_norms, prefix_best, left_norms[start:stop], threshold * _MARGIN)
+        rows, cols, sums = _candidates(part, start if self_join else -1, chunks, bound)
         if len(rows) == 0:
             continue
         keys = np.repeat(np.arange(part.shape[0], dtype=np.int64), np.diff(part.indptr)) * n_features
@@ -144,16 +147,28 @@ def pairs_above(
     return tuple(np.concatenate(parts) for parts in zip(*out))  # type: ignore[return-value]
 
 
-def _suffix_dots(
-    part: sp.csr_matrix, chunks: list[tuple[int, int, sp.csr_matrix]]
+def _candidates(
+    part: sp.csr_matrix, start: int, chunks: list[tuple[int, int, sp.csr_matrix]],
+    bound: tuple[np.ndarray, np.ndarray, np.ndarray, float],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, right rows, dots) of the left rows' products with the right rows' suffixes."""
+    """(rows in part, right rows, suffix dots) of the pairs whose upper bound reaches the threshold.
+
+    ``start`` >= 0: a self-join block starting there (only right rows after each row).
+    Each chunk's products are filtered before the next is made, so memory is one chunk's.
+    """
+    prefix_norms, prefix_best, norms, floor = bound
     found = []
-    for first, _, suffix_t in chunks:
+    for first, end, suffix_t in chunks:
+        if start >= 0 and end <= start + 1:
+            continue
         partial = (part @ suffix_t).tocoo()
-        found.append((partial.row, partial.col + first, partial.data))
+        rows, cols, sums = partial.row, partial.col.astype(np.int64) + first, partial.data
+        del partial
+        keep = cols > rows + start if start >= 0 else np.ones(len(rows), dtype=bool)
+        keep &= sums + np.minimum(norms[rows] * prefix_norms[cols], prefix_best[cols]) >= floor
+        found.append((rows[keep].astype(np.int64), cols[keep], sums[keep].astype(np.float64)))
     if not found:
-        return np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.float32)
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
     return tuple(np.concatenate(x) for x in zip(*found))  # type: ignore[return-value]
 
 
