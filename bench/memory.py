@@ -20,8 +20,9 @@ Printed per stage: wall seconds, CPU seconds of the stage process, its peak RSS 
 of the child, which includes the interpreter and imports: the "base" column is the RSS just
 before the stage starts), and the peak RSS of its own worker processes, if any.
 
-The default run (2,000 and 14,000 articles) takes about 6-8 minutes on two cores, most of it
-extraction; add 50000 to ``--sizes`` for the 50k night (about 25 minutes more).
+The default run (2,000 and 14,000 articles) takes about 3-4 minutes on two cores, most of it
+extraction; ``--sizes 50000`` runs the 50k night (about 9 minutes more, 4 of them extraction).
+``--keep DIR`` keeps each night's database, to rerun or profile one stage on it.
 """
 from __future__ import annotations
 
