@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.clustering ../shared/eval/event-clusters/ecbplus_docs.jsonl
 	$(BIN)/python -m bench.threads ../shared/eval/event-clusters/ecbplus_docs.jsonl
+	$(BIN)/python -m bench.memory
 
 clean:
 	rm -rf $(VENV) $(LLM_VENV) .pytest_cache

@@ -60,6 +60,8 @@ def _move_with_followers(session: Session, story: Story, thread_id: int) -> None
 def assign_threads(session: Session, day: str, window_days: int = DEFAULT_WINDOW_DAYS) -> dict[int, int]:
     """Give every active story of `day` its thread (see module docstring); returns story id -> thread id."""
     stories = list(session.scalars(select(Story).where(Story.day == day).order_by(Story.rank, Story.id)))
+    # Followers live on later days: with none (the usual nightly run), none are looked up per story.
+    later = session.scalar(select(exists().where(Story.day > day, Story.active.is_(True))))
     out: dict[int, int] = {}
     touched: set[int] = set()
     for story in stories:
@@ -81,7 +83,10 @@ def assign_threads(session: Session, day: str, window_days: int = DEFAULT_WINDOW
         if story.thread_id != target:
             if story.thread_id is not None:
                 touched.add(story.thread_id)
-            _move_with_followers(session, story, target)
+            if later:
+                _move_with_followers(session, story, target)
+            else:
+                story.thread_id = target
         out[story.id] = target
     session.flush()
     _drop_empty(session, touched)

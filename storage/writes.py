@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import bindparam, case, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from storage.bulk import chunks, execute_rows, insert_for
 from storage.models import (
@@ -315,14 +315,16 @@ def replace_day_stories(session: Session, day: str, stories: Sequence[StoryWrite
     Drafts hang off story rows, so keeping keys stable keeps editors' work.
     """
     now = utcnow()
-    existing = {s.key: s for s in session.scalars(select(Story).where(Story.day == day))}
-    ids: dict[str, int] = {}
+    # Items loaded with the stories, new stories flushed together: a night of thousands of
+    # stories is a few statements, not a flush and an items query per story.
+    existing = {s.key: s for s in session.scalars(
+        select(Story).where(Story.day == day).options(selectinload(Story.items)))}
+    rows: dict[str, Story] = {}
     for sw in stories:
         row = existing.get(sw.key)
         if row is None:
-            row = Story(day=day, key=sw.key, created_at=now)
+            row = Story(day=day, key=sw.key, created_at=now, items=[])
             session.add(row)
-            session.flush()
         row.title, row.rank, row.score, row.reasons = sw.title, sw.rank, sw.score, list(sw.reasons)
         row.previous_story_id, row.is_repeat, row.active = sw.previous_story_id, sw.is_repeat, True
         row.updated_at = now
@@ -332,7 +334,9 @@ def replace_day_stories(session: Session, day: str, stories: Sequence[StoryWrite
             row.items.append(StoryItem(item_id=item_id))
         for item_id in set(current) - wanted:
             row.items.remove(current[item_id])
-        ids[sw.key] = row.id
+        rows[sw.key] = row
+    session.flush()
+    ids = {key: row.id for key, row in rows.items()}
     keep = {sw.key for sw in stories}
     for key, row in existing.items():
         if key not in keep:

@@ -50,7 +50,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from summarizer.blocking import pairs_above
-from summarizer.similarity import Vocabulary, tfidf
+from summarizer.similarity import Vocabulary, bag, tfidf_bags
 from summarizer.textfeatures import is_content_word, words
 
 KEY_WEIGHTS: Mapping[str, float] = {
@@ -144,9 +144,11 @@ def novelty_similarities(
     if not texts or not recent_texts:
         return np.zeros(len(texts))
     vocabulary = Vocabulary()
-    ids = [vocabulary.encode(words(t)) for t in list(texts) + list(recent_texts)]
+    # Counted text by text (distinct ids and counts): the token arrays are never all held.
+    bags = [bag(vocabulary.encode(words(t))) for t in list(texts) + list(recent_texts)]
     content = vocabulary.mask(is_content_word)
-    matrix = tfidf([i[content[i]] for i in ids])  # as TfidfVectorizer(sublinear_tf=True)
+    matrix = tfidf_bags([(d[content[d]], c[content[d]]) for d, c in bags])  # as TfidfVectorizer(sublinear_tf=True)
+    del bags
     if floor > 0:
         rows, _, sims = pairs_above(matrix[: len(texts)], floor, matrix[len(texts):])
         best = np.zeros(len(texts))

@@ -72,6 +72,15 @@ class Vocabulary:
         return out
 
 
+Bag = tuple[np.ndarray, np.ndarray]  # (sorted distinct token ids, float32 counts) of one text
+
+
+def bag(ids: np.ndarray) -> Bag:
+    """Distinct ids and their counts: all TF-IDF needs of a text, a fraction of its token array."""
+    distinct, counts = np.unique(ids, return_counts=True)
+    return distinct, counts.astype(np.float32)
+
+
 def tfidf(id_lists: Sequence[np.ndarray]) -> sp.csr_matrix:
     """Rows of sublinear-tf x smoothed-idf weights, L2-normalised (float32).
 
@@ -79,15 +88,19 @@ def tfidf(id_lists: Sequence[np.ndarray]) -> sp.csr_matrix:
     idf = ln((1 + n) / (1 + df)) + 1, fitted on the batch itself. Columns are the
     ids that occur (renumbered), so an empty batch is one all-zero column.
     """
-    n = len(id_lists)
-    lengths = np.fromiter((len(a) for a in id_lists), dtype=np.int64, count=n)
+    return tfidf_bags([bag(ids) for ids in id_lists])
+
+
+def tfidf_bags(bags: Sequence[Bag]) -> sp.csr_matrix:
+    """`tfidf` of texts given as bags (`bag`): a big batch never holds every token at once."""
+    n = len(bags)
+    lengths = np.fromiter((len(b[0]) for b in bags), dtype=np.int64, count=n)
     if n == 0 or lengths.sum() == 0:
         return sp.csr_matrix((n, 1), dtype=np.float32)
-    used, cols = np.unique(np.concatenate(id_lists), return_inverse=True)
-    rows = np.repeat(np.arange(n), lengths)
-    counts = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(n, len(used)))
-    counts.sum_duplicates()
-    df = np.bincount(counts.indices, minlength=len(used))
+    used, cols = np.unique(np.concatenate([b[0] for b in bags]), return_inverse=True)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    counts = sp.csr_matrix((np.concatenate([b[1] for b in bags]), cols, indptr), shape=(n, len(used)))
+    df = np.bincount(cols, minlength=len(used))
     idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
     counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
     return l2_rows(counts)
@@ -121,12 +134,15 @@ class DocSpace:
         or ``word_ids``: those tokens encoded with ``vocabulary``."""
         self.settings = settings
         self.n = len(docs)
-        if word_ids is None or vocabulary is None:
+        if word_ids is None or vocabulary is None:  # counted text by text: no token arrays kept
             vocabulary = Vocabulary()
-            word_ids = [vocabulary.encode(t) for t in (tokens if tokens is not None
-                                                        else (words(d.full_text) for d in docs))]
+            bags = [bag(vocabulary.encode(t)) for t in (tokens if tokens is not None
+                                                         else (words(d.full_text) for d in docs))]
+        else:
+            bags = [bag(ids) for ids in word_ids]
         content = vocabulary.mask(is_content_word)
-        words_matrix = tfidf([ids[content[ids]] for ids in word_ids])
+        words_matrix = tfidf_bags([(d[content[d]], c[content[d]]) for d, c in bags])
+        del bags
         names_vocabulary = Vocabulary()
         lead_names, all_names = [], []
         for d in docs:

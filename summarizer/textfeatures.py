@@ -8,13 +8,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"\w+", re.UNICODE)
+_ASCII_WORD = re.compile(r"\w+", re.ASCII)  # the same tokens on ASCII text, faster
 _ENTITY_TOKEN = re.compile(r"[^\W\d_][\w'’.&-]*|\d[\d,.]*\d|\d", re.UNICODE)
+# The same tokenisation, but a token starting with an ASCII lower-case letter (most of
+# them, never a name) is consumed without being captured: findall returns "" for it.
+_ENTITY_SCAN = re.compile(r"[a-z][\w'’.&-]*|(" + _ENTITY_TOKEN.pattern + ")", re.UNICODE)
 _POSSESSIVE = re.compile(r"['’]s$")
 
 # Capitalised words that name a time, not a participant: they make two
@@ -87,7 +92,8 @@ def normalize(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Case- and accent-folded word tokens (any script)."""
-    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return (_ASCII_WORD if folded.isascii() else _WORD).findall(folded)
 
 
 def content_words(tokens: list[str]) -> list[str]:
@@ -117,39 +123,57 @@ def entities(text: str) -> list[str]:
     Two layoffs on the same day differ in company names and head counts, not in
     vocabulary, so these tokens carry most of the evidence that separates
     near-miss events. Possessives are folded ("OpenAI's" -> "openai").
+
+    Sentences split at whitespace, which no token contains, so the names of the
+    whole text are those of its sentences in order: it is scanned in one pass.
     """
-    out: list[str] = []
-    for sentence in sentences(text):
-        out.extend(_sentence_entities(sentence))
-    return out
+    return [e for e in map(_token_entity, filter(None, _ENTITY_SCAN.findall(text))) if e is not None]
+
+
+def _lead_cut(text: str, n: int) -> tuple[str | None, int]:
+    """(first sentence, offset where the first ``n`` sentences of ``sentences(text)`` end)."""
+    first, count, pos = None, 0, 0
+    if n <= 0:
+        parts = sentences(text)
+        return (parts[0] if parts else None), 0
+    for match in _SENTENCE_END.finditer(text):
+        piece = text[pos : match.start()].strip()
+        if piece:
+            first = piece if first is None else first
+            count += 1
+            if count == n:
+                return first, match.start()
+        pos = match.end()
+    if first is None:
+        first = text[pos:].strip() or None
+    return first, len(text)
 
 
 def lead_and_body_entities(doc: Doc, n: int = LEAD_SENTENCES) -> tuple[list[str], list[str]]:
-    """``entities(lead(doc, n))`` and ``entities(doc.full_text)``, splitting the text once."""
-    parts = sentences(doc.text)
-    head = sentences(doc.title) if doc.title and not (parts and parts[0].startswith(doc.title)) else []
-    per_sentence = [_sentence_entities(s) for s in head + parts]
-    lead_names = [e for names in per_sentence[: len(head) + n] for e in names]
-    return lead_names, [e for names in per_sentence for e in names]
+    """``entities(lead(doc, n))`` and ``entities(doc.full_text)``, scanning the text once.
+
+    Only the first ``n`` sentences are split off (the lead); the rest is scanned whole
+    (see `entities`).
+    """
+    first, cut = _lead_cut(doc.text, n)
+    head = entities(doc.title) if doc.title and not (first is not None and first.startswith(doc.title)) else []
+    lead_names = head + entities(doc.text[:cut])
+    return lead_names, lead_names + entities(doc.text[cut:])
 
 
-def _sentence_entities(sentence: str) -> list[str]:
-    out: list[str] = []
-    # Most tokens are lower-case words: drop them before any per-token work.
-    for token in [t for t in _ENTITY_TOKEN.findall(sentence) if not t[0].islower()]:
-        first = token[0]
-        if first.isdigit():
-            number = token.rstrip(".-'’").replace(",", "")
-            if len(number) >= 2:  # single digits are mostly dates and list counts
-                out.append("#" + number)
-            continue
-        if not first.isupper():
-            continue
-        token = _POSSESSIVE.sub("", token).rstrip(".-'’")
-        if len(token) < 2:
-            continue
-        low = token.casefold()
-        if low in _STOP or low in _CALENDAR:
-            continue
-        out.append(low)
-    return out
+@lru_cache(maxsize=1 << 16)
+def _token_entity(token: str) -> str | None:
+    """The name a token stands for ("#" + digits for a number), or None; tokens repeat, so cached."""
+    first = token[0]
+    if first.isdigit():
+        number = token.rstrip(".-'’").replace(",", "")
+        return "#" + number if len(number) >= 2 else None  # single digits are mostly dates and counts
+    if not first.isupper():
+        return None
+    token = _POSSESSIVE.sub("", token).rstrip(".-'’")
+    if len(token) < 2:
+        return None
+    low = token.casefold()
+    if low in _STOP or low in _CALENDAR:
+        return None
+    return low

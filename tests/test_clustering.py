@@ -269,3 +269,27 @@ def test_stop_words_are_scikit_learns() -> None:
     from summarizer.textfeatures import _stop_words
 
     assert _stop_words() == frozenset(ENGLISH_STOP_WORDS)
+
+
+def _names_sentence_by_sentence(doc, n: int = 3) -> tuple[list[str], list[str]]:
+    """The definition `lead_and_body_entities` must match: names of each sentence, in order."""
+    from summarizer.textfeatures import entities, sentences
+
+    parts = sentences(doc.text)
+    head = sentences(doc.title) if doc.title and not (parts and parts[0].startswith(doc.title)) else []
+    per = [entities(s) for s in head + parts]
+    return [e for x in per[: len(head) + n] for e in x], [e for x in per for e in x]
+
+
+@pytest.mark.parametrize("title, text", [
+    ("", "iPhone _Foo 1,000abc Ørsted ªbc É. 12.5% U.S.A. O'Neil’s McDonald's 7 x.\n\nY! z? Ab\u2028Cd \x85Ef"),
+    ("Acme cuts 1,100 jobs", "Acme cuts 1,100 jobs. The Acme layoffs hit Berlin.   Zürich next?\nélan Élan ² ٣٤ end"),
+    ("Title only", "  \n\n "),
+    ("Lead. With two", "One. Two! Three? Four. Five Names Here"),
+])
+@pytest.mark.parametrize("n", [0, 1, 3, 5])
+def test_names_found_in_one_pass_are_those_of_each_sentence(title: str, text: str, n: int) -> None:
+    from summarizer.textfeatures import Doc, lead_and_body_entities
+
+    doc = Doc(id="d", title=title, text=text)
+    assert lead_and_body_entities(doc, n) == _names_sentence_by_sentence(doc, n)
