@@ -110,6 +110,12 @@ async def _serve(feeds: int, items: int, latency: float, hosts: int) -> None:
         finally:
             writer.close()
 
+    await listen_on_loopback(handle, hosts)
+
+
+async def listen_on_loopback(handle, hosts: int) -> None:
+    """Serve `handle` on 127.0.0.1..127.0.0.N (one host each, for per-host limits), print the ports
+    as one JSON line for the parent to read, and serve until killed."""
     addresses = [f"127.0.0.{h + 1}" for h in range(hosts)]
     servers = [await asyncio.start_server(handle, addr, 0, backlog=1024) for addr in addresses]
     ports = {addr: srv.sockets[0].getsockname()[1] for addr, srv in zip(addresses, servers)}

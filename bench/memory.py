@@ -43,6 +43,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Iterator
 
+from bench.collect import listen_on_loopback
+
 DAY = "2026-11-23"
 END = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)  # the day's cutoff (UTC default)
 STAGES = ("collect", "extract", "cluster", "draft", "publish")
@@ -141,10 +143,7 @@ async def _serve(feeds: int, items: int) -> None:
         finally:
             writer.close()
 
-    addresses = [f"127.0.0.{h + 1}" for h in range(HOSTS)]
-    servers = [await asyncio.start_server(handle, addr, 0, backlog=1024) for addr in addresses]
-    print(json.dumps({a: s.sockets[0].getsockname()[1] for a, s in zip(addresses, servers)}), flush=True)
-    await asyncio.Event().wait()
+    await listen_on_loopback(handle, HOSTS)
 
 
 @contextmanager
