@@ -37,6 +37,7 @@ import time
 import tracemalloc
 from contextlib import contextmanager
 from email.utils import format_datetime
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
@@ -206,22 +207,28 @@ async def bench(args: argparse.Namespace, urls: list[str]) -> None:
 
 
 @contextmanager
-def served_feeds(feeds: int, items: int, latency: float, hosts: int) -> Iterator[tuple[list[str], int]]:
-    """Generated feeds served by a child process (so serving costs the measured process nothing):
-    yields every feed's URL and how many loopback hosts they are spread over."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bench.collect", "--serve", f"--feeds={feeds}", f"--items={items}",
-         f"--latency={latency}", f"--hosts={hosts}"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def served_by_child(module: str, serve_args: list[str], paths: list[str]) -> Iterator[tuple[list[str], int]]:
+    """Run `python -m MODULE --serve ARGS` (a loopback server that prints its ports, see
+    `listen_on_loopback`) for the block, so serving costs the measured process nothing: yields the
+    URL of each path, spread over its hosts in turn, and how many hosts there are."""
+    child = subprocess.Popen([sys.executable, "-m", module, "--serve", *serve_args],
+                             stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
     try:
         ports = json.loads(child.stdout.readline())  # type: ignore[union-attr]
         addrs = list(ports)
-        yield [f"http://{addrs[i % len(addrs)]}:{ports[addrs[i % len(addrs)]]}/feeds/{i}.xml" for i in range(feeds)], len(addrs)
+        yield [f"http://{addrs[i % len(addrs)]}:{ports[addrs[i % len(addrs)]]}{path}" for i, path in enumerate(paths)], len(addrs)
     finally:
         child.terminate()
         child.wait()
+
+
+@contextmanager
+def served_feeds(feeds: int, items: int, latency: float, hosts: int) -> Iterator[tuple[list[str], int]]:
+    """Generated feeds served by a child process: yields every feed's URL and how many loopback
+    hosts they are spread over."""
+    with served_by_child("bench.collect", [f"--feeds={feeds}", f"--items={items}", f"--latency={latency}",
+                                           f"--hosts={hosts}"], [f"/feeds/{i}.xml" for i in range(feeds)]) as served:
+        yield served
 
 
 def main(argv: list[str] | None = None) -> None:

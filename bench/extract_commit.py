@@ -16,18 +16,18 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
+
+from bench.collect import served_by_child
+from bench.collect_stage import _database
 
 DAY = "2026-11-23"
 
@@ -76,38 +76,9 @@ def serve(hosts: int, latency: float) -> None:
 
 @contextmanager
 def served_pages(pages: int, hosts: int, latency: float) -> Iterator[list[str]]:
-    child = subprocess.Popen([sys.executable, "-m", "bench.extract_commit", "--serve", f"--hosts={hosts}",
-                              f"--latency={latency}"], stdout=subprocess.PIPE, text=True)
-    try:
-        ports = json.loads(child.stdout.readline())  # type: ignore[union-attr]
-        addrs = list(ports)
-        yield [f"http://{addrs[n % len(addrs)]}:{ports[addrs[n % len(addrs)]]}/a/{n}" for n in range(pages)]
-    finally:
-        child.terminate()
-        child.wait()
-
-
-def _database(postgres: str | None, tmp: Path):
-    from storage.db import Database
-
-    if postgres is None:
-        db = Database(f"sqlite:///{tmp / (uuid.uuid4().hex + '.db')}")
-        db.migrate()
-        return db, None
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in postgres else "?"
-    db = Database(f"{postgres}{sep}options=-csearch_path%3D{schema}")
-    db.migrate()
-
-    def drop() -> None:
-        db.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-    return db, drop
+    with served_by_child("bench.extract_commit", [f"--hosts={hosts}", f"--latency={latency}"],
+                         [f"/a/{n}" for n in range(pages)]) as (urls, _):
+        yield urls
 
 
 def _seed(db, urls: list[str]) -> None:
@@ -157,7 +128,7 @@ def run_mode(mode: str, urls: list[str], postgres: str | None, tmp: Path, batch:
     from flows.pipeline import Context
     from newsdesk.config import load_settings
 
-    db, drop = _database(postgres, tmp)
+    db, drop = _database("postgresql" if postgres else "sqlite", tmp, postgres)
     try:
         _seed(db, urls)
         commits = [0]
@@ -178,8 +149,7 @@ def run_mode(mode: str, urls: list[str], postgres: str | None, tmp: Path, batch:
     finally:
         pipeline.COMMIT_GROUP_MAX = 500
         db.dispose()
-        if drop:
-            drop()
+        drop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -43,7 +43,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Iterator
 
-from bench.collect import listen_on_loopback
+from bench.collect import listen_on_loopback, served_by_child
 
 DAY = "2026-11-23"
 END = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)  # the day's cutoff (UTC default)
@@ -149,15 +149,8 @@ async def _serve(feeds: int, items: int) -> None:
 @contextmanager
 def served_night(feeds: int, items: int) -> Iterator[list[str]]:
     """The generated night served by a child process; yields every feed's URL."""
-    child = subprocess.Popen([sys.executable, "-m", "bench.memory", "--serve", str(feeds), str(items)],
-                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        ports = json.loads(child.stdout.readline())  # type: ignore[union-attr]
-        addrs = list(ports)
-        yield [f"http://{addrs[i % len(addrs)]}:{ports[addrs[i % len(addrs)]]}/feeds/{i}.xml" for i in range(feeds)]
-    finally:
-        child.terminate()
-        child.wait()
+    with served_by_child("bench.memory", [str(feeds), str(items)], [f"/feeds/{i}.xml" for i in range(feeds)]) as (urls, _):
+        yield urls
 
 
 # -- one stage in this (child) process -------------------------------------------
