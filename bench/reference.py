@@ -1,8 +1,8 @@
 """Load the summarizer's clustering code as it was at a git revision, beside the current one.
 
 So a benchmark compares "before" and "after" in one process, on the same
-documents and the same machine load. The modules are read with ``git show``
-into a temporary package whose imports point at itself.
+documents and the same machine load. The modules (and the files under summarizer/data/) are read with
+``git show`` into a temporary package whose imports point at itself.
 """
 from __future__ import annotations
 
@@ -38,6 +38,18 @@ def load_summarizer(revision: str) -> ModuleType:
             "import summarizer.", f"import {package}."
         )
         (folder / f"{name}.py").write_text(source if name != "__init__" else "", encoding="utf-8")
+    _copy_data(revision, folder)
     sys.path.insert(0, str(folder.parent))
     importlib.invalidate_caches()
     return importlib.import_module(package + ".clustering")
+
+
+def _copy_data(revision: str, folder: Path) -> None:
+    """The files under summarizer/data/ at ``revision`` (word lists the modules read beside themselves)."""
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "-r", "--name-only", revision, "summarizer/data/"],
+                            capture_output=True, text=True)
+    for path in listed.stdout.split():
+        target = folder / Path(path).relative_to("summarizer")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:{path}"],
+                                          capture_output=True, check=True).stdout)
