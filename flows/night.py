@@ -38,25 +38,9 @@ def _cluster_direct(ctx: Context, day: str, fingerprint: str) -> dict[str, Any]:
     return pipeline.cluster_stage(ctx, day)
 
 
-def _collect_direct(ctx: Context, day: str, sources: list[str] | None, force: bool) -> dict[str, Any]:
-    if ctx.settings.scale_out:
-        from flows import scaleout  # Prefect and Dask: only when asked for
-
-        return scaleout.collect(ctx, day, sources, force)
-    return pipeline.collect_stage(ctx, day, sources, force=force)
-
-
-def _extract_direct(ctx: Context, day: str, force: bool) -> dict[str, Any]:
-    if ctx.settings.scale_out:
-        from flows import scaleout
-
-        return scaleout.extract(ctx, day, force)
-    return pipeline.extract_stage(ctx, day, force=force)
-
-
 DIRECT = Stages(
-    collect=_collect_direct,
-    extract=_extract_direct,
+    collect=lambda ctx, day, sources, force: pipeline.collect_stage(ctx, day, sources, force=force),
+    extract=lambda ctx, day, force: pipeline.extract_stage(ctx, day, force=force),
     cluster=_cluster_direct,
     draft=lambda ctx, day, style, max_stories, force, story_ids=None: pipeline.draft_stage(
         ctx, day, style, max_stories, force=force, story_ids=story_ids),
@@ -120,13 +104,18 @@ def run_night(
     status = "failed"
     start = STAGES.index(from_stage)
     prober: threading.Thread | None = None
+    collect, extract = stages.collect, stages.extract
+    if settings.scale_out:  # batches on a Dask cluster, whichever way the other stages run
+        from flows import scaleout  # Prefect and Dask: only when asked for
+
+        collect, extract = scaleout.collect, scaleout.extract
     try:
         if start <= STAGES.index("draft"):
             prober = _probe_ahead(ctx, day)
         if start <= 0:
-            timed("collect", stages.collect, ctx, day, sources, force)
+            timed("collect", collect, ctx, day, sources, force)
         if start <= 1:
-            timed("extract", stages.extract, ctx, day, force)
+            timed("extract", extract, ctx, day, force)
         if start <= 2:
             fingerprint = cluster_fingerprint(ctx, day) if not force else f"force-{utcnow().isoformat()}"
             timed("cluster", stages.cluster, ctx, day, fingerprint)

@@ -14,7 +14,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows import night, pipeline, scaleout
+from flows import night, pipeline
 from flows.night import Stages, public
 from flows.pipeline import Context
 from newsdesk.config import Settings, load_settings
@@ -55,20 +55,7 @@ def queue_task(ctx: Context, day: str, style: str) -> dict[str, Any]:
     return pipeline.queue_stage(ctx, day, style)
 
 
-def _cluster_in_task(ctx: Context, day: str, fingerprint: str) -> dict[str, Any]:
-    return cluster_task(ctx, day, fingerprint)
-
-
-def _collect_in_task(ctx: Context, day: str, sources: list[str] | None, force: bool) -> dict[str, Any]:
-    return scaleout.collect(ctx, day, sources, force) if ctx.settings.scale_out else collect_task(ctx, day, sources, force)
-
-
-def _extract_in_task(ctx: Context, day: str, force: bool) -> dict[str, Any]:
-    return scaleout.extract(ctx, day, force) if ctx.settings.scale_out else extract_task(ctx, day, force)
-
-
-PREFECT_STAGES = Stages(collect=_collect_in_task, extract=_extract_in_task, cluster=_cluster_in_task,
-                        draft=draft_task, queue=queue_task)
+PREFECT_STAGES = Stages(collect=collect_task, extract=extract_task, cluster=cluster_task, draft=draft_task, queue=queue_task)
 
 
 def run_night(settings: Settings, **kwargs: Any) -> dict[str, Any]:

@@ -287,6 +287,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             database_url = normalize_database_url(database_url)
         except DatabaseURLError as exc:
             raise ConfigError(f"database URL (NEWSDESK_DATABASE_URL or --database-url): {exc}") from None
+    dask_address = env.get("NEWSDESK_DASK_ADDRESS") or None
+    dask_workers = max(0, int(_number(env, "NEWSDESK_DASK_WORKERS", 0, int)))
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -306,11 +308,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_proxies(env),
         lock_wait=float(_number(env, "NEWSDESK_LOCK_WAIT", 0.0)),
         extract_batch=max(1, int(_number(env, "NEWSDESK_EXTRACT_BATCH", 100, int))),
-        dask_address=env.get("NEWSDESK_DASK_ADDRESS") or None,
-        dask_workers=max(0, int(_number(env, "NEWSDESK_DASK_WORKERS", 0, int))),
+        dask_address=dask_address,
+        dask_workers=dask_workers,
         task_batch=max(1, int(_number(env, "NEWSDESK_TASK_BATCH", 500, int))),
-        host_limits=_host_limits(env.get("NEWSDESK_HOST_LIMITS"),
-                                 bool(env.get("NEWSDESK_DASK_ADDRESS")) or _number(env, "NEWSDESK_DASK_WORKERS", 0, int) > 0),
+        host_limits=_host_limits(env.get("NEWSDESK_HOST_LIMITS"), bool(dask_address) or dask_workers > 0),
         llm=llm,
         http=http,
         delivery=_delivery(env, env.get("NEWSDESK_SITE_URL") or None),
