@@ -147,7 +147,7 @@ def novelty_similarities(
     # Counted text by text (distinct ids and counts): the token arrays are never all held.
     bags = [bag(vocabulary.encode(words(t))) for t in list(texts) + list(recent_texts)]
     content = vocabulary.mask(is_content_word)
-    matrix = tfidf_bags([(d[content[d]], c[content[d]]) for d, c in bags])  # as TfidfVectorizer(sublinear_tf=True)
+    matrix = tfidf_bags(bags, keep=content)  # as TfidfVectorizer(sublinear_tf=True)
     del bags
     if floor > 0:
         rows, _, sims = pairs_above(matrix[: len(texts)], floor, matrix[len(texts):])

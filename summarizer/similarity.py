@@ -91,8 +91,13 @@ def tfidf(id_lists: Sequence[np.ndarray]) -> sp.csr_matrix:
     return tfidf_bags([bag(ids) for ids in id_lists])
 
 
-def tfidf_bags(bags: Sequence[Bag]) -> sp.csr_matrix:
-    """`tfidf` of texts given as bags (`bag`): a big batch never holds every token at once."""
+def tfidf_bags(bags: Sequence[Bag], keep: np.ndarray | None = None) -> sp.csr_matrix:
+    """`tfidf` of texts given as bags (`bag`): a big batch never holds every token at once.
+
+    `keep`, a boolean mask over token ids (e.g. `Vocabulary.mask(is_content_word)`), drops the others first.
+    """
+    if keep is not None:
+        bags = [(d[keep[d]], c[keep[d]]) for d, c in bags]
     n = len(bags)
     lengths = np.fromiter((len(b[0]) for b in bags), dtype=np.int64, count=n)
     if n == 0 or lengths.sum() == 0:
@@ -141,7 +146,7 @@ class DocSpace:
         else:
             bags = [bag(ids) for ids in word_ids]
         content = vocabulary.mask(is_content_word)
-        words_matrix = tfidf_bags([(d[content[d]], c[content[d]]) for d, c in bags])
+        words_matrix = tfidf_bags(bags, keep=content)
         del bags
         names_vocabulary = Vocabulary()
         lead_names, all_names = [], []
