@@ -55,8 +55,19 @@ def task_runner(settings: Settings):
 
 
 def _peak_mb() -> float:
-    """This worker process's peak resident memory so far (Linux reports KiB)."""
-    import resource
+    """This worker process's peak resident memory so far, in MB.
+
+    Read from VmHWM: `ru_maxrss` of a process started by fork and exec keeps the high-water mark of
+    the process it was forked from, so every local-cluster worker reported its parent's size.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    import resource  # not Linux: the best figure there is
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
