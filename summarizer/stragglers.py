@@ -17,8 +17,8 @@ the clusters found by average link, not to each other's result: the outcome does
 depend on the order of the items.
 
 Exact and cheap: a mean reaches the floor only if one of its pairs does, so candidates are
-the pairs >= the floor between small-cluster and big-cluster items (`blocking.pairs_above`,
-a small x big join); a candidate's mean is the dot product of the two clusters' summed
+the pairs >= the floor between big-cluster and small-cluster items (`blocking.pairs_above`,
+a big x small join); a candidate's mean is the dot product of the two clusters' summed
 vectors, minus what the time factor takes off the pairs more than ``same_event_hours``
 apart (none on a normal day).
 """
@@ -47,10 +47,11 @@ def attach_stragglers(
     floor = threshold - margin
     if len(small) == 0 or len(big) == 0 or floor <= 0:
         return labels
-    rows, cols, _ = pairs_above(space.vectors[small], floor, space.vectors[big])
+    # Big items on the left: the rare-term index is then built over the (few) small ones.
+    rows, cols, _ = pairs_above(space.vectors[big], floor, space.vectors[small])
     if len(rows) == 0:
         return labels
-    pair_keys = np.unique(labels[small[rows]] * len(sizes) + labels[big[cols]])
+    pair_keys = np.unique(labels[small[cols]] * len(sizes) + labels[big[rows]])
     from_cluster, to_cluster = pair_keys // len(sizes), pair_keys % len(sizes)
     means = _cross_sums(space, labels, from_cluster, to_cluster) / (sizes[from_cluster] * sizes[to_cluster])
     ok = means >= floor
