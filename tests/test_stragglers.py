@@ -9,21 +9,30 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from summarizer.similarity import DocSpace
-from summarizer.stragglers import attach_stragglers
+from summarizer.stragglers import SHORT_MOST, SHORT_TERMS, attach_stragglers
 from summarizer.textfeatures import Doc
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 
 
-def _space(vectors: np.ndarray, hours: list[float | None] | None = None) -> DocSpace:
-    """A DocSpace of placeholder docs whose vectors (and dates) are the given ones."""
+def _space(vectors: np.ndarray, hours: list[float | None] | None = None,
+           terms: list[int] | np.ndarray | None = None) -> DocSpace:
+    """A DocSpace of placeholder docs whose vectors, dates and content-word counts
+    (articles' by default) are the given ones."""
     n = len(vectors)
     hours = hours or [None] * n
     docs = [Doc(id=str(k), title=f"Item {k}", text="",
                 published_at=None if h is None else T0 + timedelta(hours=h)) for k, h in enumerate(hours)]
     space = DocSpace(docs)
     space.vectors = sp.csr_matrix(vectors, dtype=np.float32)
+    space.terms = np.asarray(terms if terms is not None else [SHORT_TERMS * 3] * n)
     return space
+
+
+def test_terms_count_the_distinct_content_words() -> None:
+    docs = [Doc(id="a", title="Quillon cuts jobs", text="Quillon cuts 1,200 jobs in Dublin and the jobs go."),
+            Doc(id="b", title="", text="")]
+    assert DocSpace(docs).terms.tolist() == [5, 0]  # quillon cuts jobs 200 dublin (1 and stop words dropped)
 
 
 def _story_and_item(story: int, mean: float) -> np.ndarray:
@@ -41,9 +50,12 @@ def _brute_force(space: DocSpace, labels: np.ndarray, threshold: float, margin: 
     sims *= space.time_factor(np.repeat(index, space.n), np.tile(index, space.n)).reshape(sims.shape)
     sizes = np.bincount(labels)
     out = labels.copy()
-    for small in np.flatnonzero((sizes > 0) & (sizes <= most)):
+    for small in range(len(sizes)):
+        all_short = (space.terms[labels == small] < SHORT_TERMS).all()
+        if not (0 < sizes[small] <= most or (all_short and 0 < sizes[small] <= SHORT_MOST)):
+            continue
         best = None
-        for big in np.flatnonzero(sizes >= least):
+        for big in np.flatnonzero(sizes >= max(least, 2 * sizes[small] if sizes[small] > most else 0)):
             mean = sims[np.ix_(labels == small, labels == big)].mean()
             if mean >= threshold - margin and (best is None or mean > best[0] + 1e-9):
                 best = (mean, big)
@@ -64,11 +76,32 @@ def test_below_the_margin_the_item_stays_alone() -> None:
     assert attach_stragglers(space, np.array([0] * 6 + [1]), 0.25).tolist() == [0] * 6 + [1]
 
 
-def test_three_items_are_a_story_of_their_own() -> None:
-    rows = np.vstack([_story_and_item(6, 0.2), _story_and_item(6, 0.2)[-1:], _story_and_item(6, 0.2)[-1:]])
+def _story_and_piece(story: int, piece: int, mean: float) -> np.ndarray:
+    rows = _story_and_item(story, mean)
+    return np.vstack([rows] + [rows[-1:]] * (piece - 1))
+
+
+def test_three_articles_are_a_story_of_their_own() -> None:
+    rows = _story_and_piece(6, 3, 0.2)
     labels = np.array([0] * 6 + [1, 1, 1])
     assert attach_stragglers(_space(rows), labels, 0.25).tolist() == labels.tolist()
     assert attach_stragglers(_space(rows[:-1]), labels[:-1], 0.25).tolist() == [0] * 8
+
+
+def test_a_few_short_items_join_a_story_twice_their_size() -> None:
+    short, long = SHORT_TERMS - 1, SHORT_TERMS
+    labels = np.array([0] * 10 + [1] * 5)
+    rows = _story_and_piece(10, 5, 0.2)
+    assert attach_stragglers(_space(rows, terms=[long] * 10 + [short] * 5), labels, 0.25).tolist() == [0] * 15
+    one_long = [long] * 10 + [short] * 4 + [long]
+    assert attach_stragglers(_space(rows, terms=one_long), labels, 0.25).tolist() == labels.tolist()
+    smaller = np.array([0] * 9 + [1] * 5)
+    assert attach_stragglers(_space(rows[1:], terms=[long] * 9 + [short] * 5), smaller, 0.25).tolist() == \
+        smaller.tolist()
+    six = _story_and_piece(12, 6, 0.2)
+    six_labels = np.array([0] * 12 + [1] * 6)
+    assert attach_stragglers(_space(six, terms=[long] * 12 + [short] * 6), six_labels, 0.25).tolist() == \
+        six_labels.tolist()
 
 
 def test_far_apart_in_time_the_mean_is_lowered_by_the_time_factor() -> None:
@@ -90,7 +123,7 @@ def test_moves_are_those_of_the_dense_means(seed: int, dated: bool) -> None:
     centres = rng.random((clusters, 40)) ** 4
     rows = normalize(centres[labels] + 0.6 * rng.random((n, 40)) ** 6)
     hours = list(rng.uniform(0, 24 * 40, n)) if dated else None
-    space = _space(rows, hours)
+    space = _space(rows, hours, terms=rng.integers(SHORT_TERMS - 15, SHORT_TERMS + 5, n))
     for threshold in (0.3, 0.5, 0.7):
         got = attach_stragglers(space, labels, threshold, margin=0.15, most=2, least=6)
         want = _brute_force(space, labels, threshold, 0.15, 2, 6)
