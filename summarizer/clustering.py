@@ -15,9 +15,10 @@
    its pairs >= ``EDGE_FLOOR`` (at most ``MAX_NEIGHBORS`` per item; pairs below
    count as 0, an error of at most ``EDGE_FLOOR``). Memory stays
    O(pairs above the threshold + DENSE_LIMIT^2).
-4. Stragglers (`summarizer.stragglers`): a cluster of one or two items (or of up to
-   five short ones: leads, blurbs, posts) joins the story of six or more items with
-   the highest mean similarity, if that mean is >= ``THRESHOLD - stragglers.MARGIN``.
+4. Stragglers (`summarizer.stragglers`): a cluster of one or two items, or of short
+   items only (leads, blurbs, posts), joins the story of six or more items (and at
+   least twice its size) with the highest mean similarity, if that mean is
+   >= ``THRESHOLD - stragglers.MARGIN``.
 
 One configuration for every dataset; the number of clusters is never given.
 """

@@ -7,9 +7,10 @@ threshold while the story itself is solid. After average link, every cluster of 
 ``most`` items joins the cluster of at least ``least`` items with the highest mean
 similarity (over all their cross pairs, time factor applied), if that mean is at least
 ``threshold - margin``. A cluster made only of short items (fewer than ``SHORT_TERMS``
-distinct content words each: leads, blurbs, posts) counts as small up to ``SHORT_MOST``
-items, as five blurbs say about as much as one article; such a cluster of more than
-``most`` items joins only a story at least twice its size.
+distinct content words each: leads, blurbs, posts) counts as small whatever its size, as a
+few blurbs say about as much as one article, but joins only a story at least twice its
+size. A cluster that joins one that itself joins a bigger one ends in the biggest (sizes
+at least double at each step, so there are no cycles).
 
 Why only small into big: a wrong merge of two stories costs as many pairs as it joins,
 so two big clusters keep the full threshold (the two events of one kind, two fights of one
@@ -37,7 +38,6 @@ MARGIN = 0.10  # ECB+ (every variation): 0.10-0.15 within 0.003 of each other
 MOST = 2
 LEAST = 6
 SHORT_TERMS = 40  # ECB+ leads (title + two sentences): median 24 distinct content words, articles 98
-SHORT_MOST = 5
 
 
 def attach_stragglers(
@@ -48,7 +48,7 @@ def attach_stragglers(
     labels = np.asarray(labels, dtype=np.int64)
     sizes = np.bincount(labels)
     long_items = np.bincount(labels, weights=space.terms >= SHORT_TERMS, minlength=len(sizes))
-    is_small = (sizes <= most) | ((long_items == 0) & (sizes <= SHORT_MOST))
+    is_small = (sizes <= most) | (long_items == 0)
     small = np.flatnonzero(is_small[labels])
     big = np.flatnonzero(sizes[labels] >= least)
     floor = threshold - margin
@@ -62,6 +62,8 @@ def attach_stragglers(
     from_cluster, to_cluster = pair_keys // len(sizes), pair_keys % len(sizes)
     fits = (sizes[from_cluster] <= most) | (sizes[to_cluster] >= 2 * sizes[from_cluster])
     from_cluster, to_cluster = from_cluster[fits], to_cluster[fits]
+    if len(from_cluster) == 0:
+        return labels
     means = _cross_sums(space, labels, from_cluster, to_cluster) / (sizes[from_cluster] * sizes[to_cluster])
     ok = means >= floor
     if not ok.any():
@@ -72,6 +74,8 @@ def attach_stragglers(
     first = np.r_[True, from_cluster[order][1:] != from_cluster[order][:-1]]
     move = np.arange(len(sizes))
     move[from_cluster[order][first]] = to_cluster[order][first]
+    while (move[move] != move).any():
+        move = move[move]
     return move[labels]
 
 

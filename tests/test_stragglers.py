@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from summarizer.similarity import DocSpace
-from summarizer.stragglers import SHORT_MOST, SHORT_TERMS, attach_stragglers
+from summarizer.stragglers import SHORT_TERMS, attach_stragglers
 from summarizer.textfeatures import Doc
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
@@ -49,10 +49,10 @@ def _brute_force(space: DocSpace, labels: np.ndarray, threshold: float, margin: 
     index = np.arange(space.n)
     sims *= space.time_factor(np.repeat(index, space.n), np.tile(index, space.n)).reshape(sims.shape)
     sizes = np.bincount(labels)
-    out = labels.copy()
+    target = {}
     for small in range(len(sizes)):
         all_short = (space.terms[labels == small] < SHORT_TERMS).all()
-        if not (0 < sizes[small] <= most or (all_short and 0 < sizes[small] <= SHORT_MOST)):
+        if sizes[small] == 0 or not (sizes[small] <= most or all_short):
             continue
         best = None
         for big in np.flatnonzero(sizes >= max(least, 2 * sizes[small] if sizes[small] > most else 0)):
@@ -60,7 +60,13 @@ def _brute_force(space: DocSpace, labels: np.ndarray, threshold: float, margin: 
             if mean >= threshold - margin and (best is None or mean > best[0] + 1e-9):
                 best = (mean, big)
         if best is not None:
-            out[labels == small] = best[1]
+            target[small] = best[1]
+    out = labels.copy()
+    for small in target:
+        end = small
+        while end in target:
+            end = target[end]
+        out[labels == small] = end
     return out
 
 
@@ -100,8 +106,20 @@ def test_a_few_short_items_join_a_story_twice_their_size() -> None:
         smaller.tolist()
     six = _story_and_piece(12, 6, 0.2)
     six_labels = np.array([0] * 12 + [1] * 6)
-    assert attach_stragglers(_space(six, terms=[long] * 12 + [short] * 6), six_labels, 0.25).tolist() == \
-        six_labels.tolist()
+    assert attach_stragglers(_space(six, terms=[long] * 12 + [short] * 6), six_labels, 0.25).tolist() == [0] * 18
+    assert attach_stragglers(_space(six[1:], terms=[long] * 11 + [short] * 6), six_labels[1:], 0.25).tolist() == \
+        six_labels[1:].tolist()
+
+
+def test_a_short_story_that_joins_a_bigger_one_takes_its_stragglers_along() -> None:
+    short = SHORT_TERMS - 1
+    rows = np.zeros((21, 3))
+    rows[:14, 0] = 1.0                                     # 14 items
+    rows[14:20] = [0.2, np.sqrt(1 - 0.04), 0.0]             # 6 short items, 0.2 to the 14
+    rows[20] = [0.0, 1.0, 0.0]                              # one item, 0.98 to the six, 0 to the 14
+    labels = np.array([0] * 14 + [1] * 6 + [2])
+    got = attach_stragglers(_space(rows, terms=[SHORT_TERMS] * 14 + [short] * 7), labels, 0.25)
+    assert got.tolist() == [0] * 21
 
 
 def test_far_apart_in_time_the_mean_is_lowered_by_the_time_factor() -> None:
