@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-MODULES = ("__init__", "unionfind", "textfeatures", "blocking", "neardup", "similarity", "clustering", "continuity",
+MODULES = ("__init__", "unionfind", "textfeatures", "blocking", "neardup", "similarity", "stragglers", "clustering",
+           "continuity",
            "ranking")
 ROOT = Path(__file__).resolve().parent.parent
 

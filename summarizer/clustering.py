@@ -15,6 +15,10 @@
    its pairs >= ``EDGE_FLOOR`` (at most ``MAX_NEIGHBORS`` per item; pairs below
    count as 0, an error of at most ``EDGE_FLOOR``). Memory stays
    O(pairs above the threshold + DENSE_LIMIT^2).
+4. Stragglers (`summarizer.stragglers`): a cluster of one or two items, or of short
+   items only (leads, blurbs, posts), joins the story of six or more items (and at
+   least twice its size) with the highest mean similarity, if that mean is
+   >= ``THRESHOLD - stragglers.MARGIN``.
 
 One configuration for every dataset; the number of clusters is never given.
 """
@@ -31,6 +35,7 @@ from scipy.spatial.distance import squareform
 
 from summarizer.neardup import near_duplicate_labels_from_ids
 from summarizer.similarity import DocSpace, SimilaritySettings, Vocabulary, strongest_per_node
+from summarizer.stragglers import attach_stragglers
 from summarizer.textfeatures import Doc, as_doc, words
 
 THRESHOLD = 0.25  # chosen once (ECB+ sweep 0.22/0.25/0.28: F1 0.90/0.93/0.89); never per dataset
@@ -149,10 +154,13 @@ def cluster_docs(
     rep_docs = [docs[r] for r in reps]
     if len(rep_docs) > 1:
         space = DocSpace(rep_docs, settings, word_ids=[ids[r] for r in reps], vocabulary=vocabulary)
-        labels = _cluster_space(space, threshold)
+        found = _cluster_space(space, threshold)
+        numbered: dict[tuple[int, int], int] = {}
+        labels = attach_stragglers(space, np.array([numbered.setdefault(x, len(numbered)) for x in found]),
+                                   threshold).tolist()
     else:
-        labels = [(0, 0)]
-    groups: dict[tuple[int, int], list[str]] = {}
+        labels = [0]
+    groups: dict[int, list[str]] = {}
     for doc, dup in zip(docs, dup_labels):
         groups.setdefault(labels[rep_index[dup]], []).append(doc.id)
     return list(groups.values())

@@ -148,6 +148,8 @@ class DocSpace:
         content = vocabulary.mask(is_content_word)
         words_matrix = tfidf_bags(bags, keep=content)
         del bags
+        # Distinct content words per document: how much text it has (a lead, a post, an article).
+        self.terms = np.diff(words_matrix.indptr)
         names_vocabulary = Vocabulary()
         lead_names, all_names = [], []
         for d in docs:
