@@ -137,6 +137,7 @@ async def _collect_and_store(ctx: Context, specs: list[SourceSpec], ids: dict[st
 
     wanted = {spec.name: spec for spec in specs}
     queued: set[str] = set()
+    quiet: list[SourceResult] = []  # nothing to store but health (a 304, an error): written together at the end
     rows: dict[str, dict[str, Any]] = {}
 
     def commit(results: list[SourceResult]) -> list[dict[str, Any]]:
@@ -151,13 +152,17 @@ async def _collect_and_store(ctx: Context, specs: list[SourceSpec], ids: dict[st
     async def store(result: SourceResult) -> None:
         if result.source in wanted and result.source not in queued:  # an OPML's feeds are not stage sources
             queued.add(result.source)
-            await writer.save(result)
+            if result.items:
+                await writer.save(result)
+            else:  # one at a time, an all-304 night made ~100 commits of a row or two
+                quiet.append(result)
 
     try:
         async with stage_fetcher(ctx.settings, ctx.db) as fetcher:
             await collect_sources(specs, fetcher, validators, since=since, parse_workers=ctx.parse_workers, on_result=store)
         for spec in specs:
             await store(SourceResult(source=spec.name, status="error", error="collector returned nothing"))
+        await asyncio.gather(*(writer.save(r) for r in quiet))
     finally:
         writer.close()
     return [rows[spec.name] for spec in specs]
@@ -170,7 +175,8 @@ def collect_stage(ctx: Context, day: str, source_names: Sequence[str] | None = N
     with db.session() as s:
         ids = upsert_sources(s, [spec_to_dict(sp) for sp in specs])
         validators = {} if force else {
-            src.name: (src.etag, src.last_modified) for src in s.scalars(select(Source).where(Source.name.in_(list(ids))))
+            name: (etag, last_modified) for name, etag, last_modified in s.execute(
+                select(Source.name, Source.etag, Source.last_modified).where(Source.name.in_(list(ids))))
         }
     start, _ = settings.window(day)
     ctx.reporter.start("collect", len(specs))
