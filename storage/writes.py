@@ -225,7 +225,8 @@ def ensure_articles(session: Session, urls: Iterable[str]) -> dict[str, int]:
     for chunk in chunks(urls, 1):
         found.update(session.execute(select(Article.canonical_url, Article.id).where(
             in_values(session, Article.canonical_url, chunk))).tuples().all())
-    missing = [{"canonical_url": u, "status": "pending", "attempts": 0, "created_at": utcnow()} for u in urls if u not in found]
+    now = utcnow()
+    missing = [{"canonical_url": u, "status": "pending", "attempts": 0, "created_at": now} for u in urls if u not in found]
     if missing:
         t = Article.__table__
         found.update(insert_rows(session, Article, missing, returning=(t.c.canonical_url, t.c.id),
