@@ -172,9 +172,10 @@ def naive_rate(kind: str, urls: list[str], pg_url: str | None, tmp: Path) -> tup
 
 def report(kind: str, label: str, r: dict, rate: float) -> None:
     rate1 = r["fetched"] / r["t1"]
-    print(f"[{kind}] {label} night 1: {r['t1']:6.2f} s  {r['fetched']} items ({r['new']} new, {r['failed']} failed sources)  "
+    label = f"{label} " if label else ""
+    print(f"[{kind}] {label}night 1: {r['t1']:6.2f} s  {r['fetched']} items ({r['new']} new, {r['failed']} failed sources)  "
           f"{rate1:7.0f} items/s  RATIO vs naive {rate1 / rate:5.1f}x (target >= 20x)")
-    print(f"[{kind}] {label} night 2 (all 304): {r['t2']:6.2f} s  night 1 / night 2 {r['t1'] / r['t2']:4.1f}x (target >= 3x); "
+    print(f"[{kind}] {label}night 2 (all 304): {r['t2']:6.2f} s  night 1 / night 2 {r['t1'] / r['t2']:4.1f}x (target >= 3x); "
           f"parse calls {r['parsed']}, statements on items/articles/links {r['touching']}, item writes {r['item_writes']}")
 
 
