@@ -15,7 +15,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Mapping
+from typing import Awaitable, Callable, Iterable, Iterator, Mapping
 
 from extractors.dates import drop_future_dates
 from extractors.feeds import FeedError, ParsedFeed, discover_feeds, parse_feed
@@ -201,6 +201,7 @@ async def collect_sources(
     since: datetime | None = None,
     parse_executor: Executor | None = None,
     parse_workers: int = 0,
+    on_result: Callable[[SourceResult], Awaitable[None]] | None = None,
 ) -> list[SourceResult]:
     """All sources at once (the fetcher's limits bound the traffic); never raises.
 
@@ -208,6 +209,9 @@ async def collect_sources(
     result followed by one result per feed it lists. Feed parsing moves off
     this process's CPU into `parse_executor`, or into a pool of
     `parse_workers` processes when there are enough feeds (`feed_parse_pool`).
+    `on_result` is awaited with each result as soon as it is ready, so a caller
+    can store early sources while later ones are still being fetched; what it
+    raises is raised here.
     """
     expanded: list[SourceSpec | SourceResult] = []
     for spec in specs:
@@ -224,10 +228,21 @@ async def collect_sources(
 
         async def run(entry: SourceSpec | SourceResult) -> SourceResult:
             if isinstance(entry, SourceResult):
-                return entry
-            return await collect_source(entry, fetcher, validators, since=since, parse_executor=executor)
+                result = entry
+            else:
+                result = await collect_source(entry, fetcher, validators, since=since, parse_executor=executor)
+            if on_result is not None:
+                await on_result(result)
+            return result
 
-        return list(await asyncio.gather(*(run(e) for e in expanded)))
+        tasks = [asyncio.ensure_future(run(e)) for e in expanded]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:  # `on_result` failed (or we were cancelled): stop the other sources first
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
 
 def dedupe_by_url(results: Iterable[SourceResult]) -> list[CollectedItem]:

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from storage.bulk import chunks, execute_rows, insert_for
+from storage.bulk import chunks, in_values, insert_rows
 from storage.models import (
     Article,
     Draft,
@@ -56,7 +56,7 @@ def upsert_sources(session: Session, specs: Iterable[Mapping[str, Any]]) -> dict
     cols = [Source.id, Source.name] + [getattr(Source, f) for f in SOURCE_FIELDS]
     existing = {}
     for chunk in chunks(names, 1):
-        for r in session.execute(select(*cols).where(Source.name.in_(chunk))):
+        for r in session.execute(select(*cols).where(in_values(session, Source.name, chunk))):
             existing[r.name] = r
     ids = {name: r.id for name, r in existing.items()}
     now = utcnow()
@@ -64,11 +64,11 @@ def upsert_sources(session: Session, specs: Iterable[Mapping[str, Any]]) -> dict
             for name, row in wanted.items()
             if name not in existing or any(getattr(existing[name], f) != row[f] for f in SOURCE_FIELDS)]
     if todo:
-        stmt = insert_for(session, Source)
-        stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={f: stmt.excluded[f] for f in SOURCE_FIELDS})
         t = Source.__table__
-        for sid, name in execute_rows(session, stmt.returning(t.c.id, t.c.name), todo):
-            ids[name] = sid
+        ids.update((name, sid) for sid, name in insert_rows(
+            session, Source, todo, returning=(t.c.id, t.c.name),
+            on_conflict=lambda stmt: stmt.on_conflict_do_update(index_elements=["name"],
+                                                                set_={f: stmt.excluded[f] for f in SOURCE_FIELDS})))
     return ids
 
 
@@ -140,13 +140,15 @@ def upsert_items(session: Session, source_id: int, items: Sequence[ItemWrite], n
 
 
 def upsert_items_many(session: Session, batches: Sequence[tuple[int, Sequence[ItemWrite]]],
-                      now: datetime | None = None) -> dict[int, ItemCounts]:
+                      now: datetime | None = None, *, link: bool = False) -> dict[int, ItemCounts]:
     """`upsert_items` for many sources at once: one read and one write for the lot.
 
     A column-only read of the known (source, guid)s, then one multi-row
-    `INSERT ... ON CONFLICT (source_id, guid) DO UPDATE` (one round trip per page of rows) for new
+    `INSERT ... ON CONFLICT (source_id, guid) DO UPDATE` (see storage.bulk.insert_rows) for new
     and changed items only: an unchanged feed writes nothing. Article entries get their article
-    row first, so each item is written once, already attached.
+    row first, so each item is written once, already attached. With `link`, the written items'
+    outbound links become item_links rows too (what `link_items_to_articles` would add, without
+    reading the items back).
     """
     now = now or utcnow()
     counts: dict[int, ItemCounts] = {sid: ItemCounts() for sid, _ in batches}
@@ -161,7 +163,8 @@ def upsert_items_many(session: Session, batches: Sequence[tuple[int, Sequence[It
     existing: dict[tuple[int, str], Any] = {}
     for chunk in chunks(guids, 1):
         q = select(Item.source_id, Item.guid, Item.content_hash, Item.url, Item.engagement, Item.links).where(
-            Item.source_id.in_(source_ids) if len(source_ids) > 1 else Item.source_id == source_ids[0], Item.guid.in_(chunk))
+            in_values(session, Item.source_id, source_ids) if len(source_ids) > 1 else Item.source_id == source_ids[0],
+            in_values(session, Item.guid, chunk))
         for r in session.execute(q):
             existing[(r.source_id, r.guid)] = r
     rows = []
@@ -184,22 +187,34 @@ def upsert_items_many(session: Session, batches: Sequence[tuple[int, Sequence[It
         })
     if not rows:
         return counts
-    article_ids = ensure_articles(session, [r["url"] for r in rows if r["kind"] == "article" and r["url"]])
+    urls = [r["url"] for r in rows if r["kind"] == "article" and r["url"]]
+    article_ids = ensure_articles(session, urls + [u for r in rows for u in r["links"]] if link else urls)
     for r in rows:
         r["article_id"] = article_ids.get(r["url"]) if r["kind"] == "article" and r["url"] else None
     t = Item.__table__
-    stmt = insert_for(session, Item)
-    ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(index_elements=["source_id", "guid"], set_={
-        "title": ex.title, "text": ex.text, "url": ex.url, "author": ex.author, "content_hash": ex.content_hash,
-        "article_id": func.coalesce(ex.article_id, t.c.article_id),
-        "engagement": ex.engagement, "links": ex.links,
-        "published_at": func.coalesce(ex.published_at, t.c.published_at),
-        "window_at": case((ex.published_at.is_(None), t.c.window_at), else_=ex.published_at),
-        "updated_at": ex.updated_at,
-    })
-    for item_id, sid in execute_rows(session, stmt.returning(t.c.id, t.c.source_id), rows):
+
+    def on_conflict(stmt):
+        ex = stmt.excluded
+        return stmt.on_conflict_do_update(index_elements=["source_id", "guid"], set_={
+            "title": ex.title, "text": ex.text, "url": ex.url, "author": ex.author, "content_hash": ex.content_hash,
+            "article_id": func.coalesce(ex.article_id, t.c.article_id),
+            "engagement": ex.engagement, "links": ex.links,
+            "published_at": func.coalesce(ex.published_at, t.c.published_at),
+            "window_at": case((ex.published_at.is_(None), t.c.window_at), else_=ex.published_at),
+            "updated_at": ex.updated_at,
+        })
+
+    by_key = {(r["source_id"], r["guid"]): r for r in rows}
+    links = []
+    for item_id, sid, guid, attached in insert_rows(session, Item, rows, on_conflict=on_conflict,
+                                                    returning=(t.c.id, t.c.source_id, t.c.guid, t.c.article_id)):
         counts[sid].written.append(item_id)
+        if link:  # a link to the item's own article is not a link
+            targets = dict.fromkeys(article_ids.get(u) for u in by_key[(sid, guid)]["links"])
+            links += [{"item_id": item_id, "article_id": a} for a in targets if a is not None and a != attached]
+    if links:
+        insert_rows(session, ItemLink, links,
+                    on_conflict=lambda stmt: stmt.on_conflict_do_nothing(index_elements=["item_id", "article_id"]))
     return counts
 
 
@@ -208,15 +223,18 @@ def ensure_articles(session: Session, urls: Iterable[str]) -> dict[str, int]:
     urls = sorted({u for u in urls if u})
     found: dict[str, int] = {}
     for chunk in chunks(urls, 1):
-        found.update(session.execute(select(Article.canonical_url, Article.id).where(Article.canonical_url.in_(chunk))).tuples().all())
-    missing = [{"canonical_url": u, "status": "pending", "attempts": 0, "created_at": utcnow()} for u in urls if u not in found]
+        found.update(session.execute(select(Article.canonical_url, Article.id).where(
+            in_values(session, Article.canonical_url, chunk))).tuples().all())
+    now = utcnow()
+    missing = [{"canonical_url": u, "status": "pending", "attempts": 0, "created_at": now} for u in urls if u not in found]
     if missing:
         t = Article.__table__
-        stmt = insert_for(session, Article).on_conflict_do_nothing(index_elements=["canonical_url"])
-        found.update((u, i) for u, i in execute_rows(session, stmt.returning(t.c.canonical_url, t.c.id), missing))
+        found.update(insert_rows(session, Article, missing, returning=(t.c.canonical_url, t.c.id),
+                                 on_conflict=lambda stmt: stmt.on_conflict_do_nothing(index_elements=["canonical_url"])))
     late = [r["canonical_url"] for r in missing if r["canonical_url"] not in found]  # inserted meanwhile by another writer
     for chunk in chunks(late, 1):
-        found.update(session.execute(select(Article.canonical_url, Article.id).where(Article.canonical_url.in_(chunk))).tuples().all())
+        found.update(session.execute(select(Article.canonical_url, Article.id).where(
+            in_values(session, Article.canonical_url, chunk))).tuples().all())
     return found
 
 
@@ -234,7 +252,7 @@ def link_items_to_articles(session: Session, source_id: int | None, item_ids: Se
     else:
         rows = []
         for chunk in chunks(list(item_ids), 1):
-            rows.extend(session.execute(q.where(Item.id.in_(chunk))))
+            rows.extend(session.execute(q.where(in_values(session, Item.id, chunk))))
     if not rows:
         return 0
     urls = {r.url for r in rows if r.url and r.kind == "article"}
@@ -256,8 +274,8 @@ def link_items_to_articles(session: Session, source_id: int | None, item_ids: Se
                                      [{"b_id": a["id"], "b_article": a["article_id"]} for a in attach])
     added = 0
     if links:
-        stmt = insert_for(session, ItemLink).on_conflict_do_nothing(index_elements=["item_id", "article_id"])
-        added = len(execute_rows(session, stmt.returning(ItemLink.__table__.c.id), links).all())
+        added = len(insert_rows(session, ItemLink, links, returning=(ItemLink.__table__.c.id,),
+                                on_conflict=lambda stmt: stmt.on_conflict_do_nothing(index_elements=["item_id", "article_id"])))
     return len(attach) + added
 
 

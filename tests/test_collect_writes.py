@@ -120,3 +120,25 @@ def test_newsdesk_collect_does_not_import_prefect(tmp_path: Path, db_url: str) -
     code, imported = done.stdout.splitlines()[0].split()
     assert code == "0", done.stdout + done.stderr
     assert imported == "False", "newsdesk collect imported Prefect"
+
+
+def test_the_stage_links_posts_to_articles_as_link_items_to_articles_would(tmp_path: Path, db: Database, monkeypatch) -> None:
+    from newsdesk.demo import SAMPLE_DAY, demo_sources, serve_sample_day
+    from storage.models import ItemLink
+    from storage.writes import link_items_to_articles
+
+    with serve_sample_day() as base_url:
+        path = tmp_path / "sources.yaml"
+        path.write_text(yaml.safe_dump({"sources": demo_sources(base_url)}), encoding="utf-8")
+        for k, v in {"NEWSDESK_DATABASE_URL": db.url, "NEWSDESK_SOURCES": str(path), "NEWSDESK_DATA_DIR": str(tmp_path / "data"),
+                     "NEWSDESK_ALLOW_PRIVATE_HOSTS": "loopback"}.items():
+            monkeypatch.setenv(k, v)
+        stats = collect_stage(Context(load_settings(), db), SAMPLE_DAY)
+    assert stats["failed"] == 0 and stats["new"] > 0
+    with db.session() as s:
+        links = s.scalar(select(func.count()).select_from(ItemLink))
+        assert links > 0, "no post was linked to the article it points at"
+        own = s.scalar(select(func.count()).select_from(ItemLink).join(Item, Item.id == ItemLink.item_id)
+                       .where(Item.article_id == ItemLink.article_id))
+        assert own == 0, "an item was linked to its own article"
+        assert link_items_to_articles(s, None) == 0, "the stage missed links or attachments the full pass finds"

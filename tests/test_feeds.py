@@ -166,3 +166,21 @@ def test_a_reused_guid_with_distinct_links_keeps_every_entry_under_stable_ids() 
     assert first.items[0].guid == "same" and first.items[1].guid != "same"
     assert [i.guid for i in again.items] == [i.guid for i in first.items]  # a rerun (either parser) finds the same rows
     assert any("another link" in w for w in first.warnings) and any("kept the first entry" in w for w in first.warnings)
+
+
+def test_tidy_is_the_regex_it_replaced_on_random_whitespace() -> None:
+    import random
+    import re
+
+    from extractors.feeds import _tidy
+
+    def by_regex(text: str) -> str:
+        text = re.sub(r"[ \t\r\f\v]+", " ", text.replace("\xa0", " "))
+        return re.sub(r"\s*\n\s*", "\n", text).strip()
+
+    pieces = ["a", "b", "é", " ", "  ", "\n", "\n\n", " \n ", "\t", "\r", "\x0b", "\x0c", "\xa0", "\u2003", "\u3000",
+              "\x1c", "\x85", "\u2028"]
+    rng = random.Random(13)
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
+        assert _tidy(text) == by_regex(text), repr(text)
