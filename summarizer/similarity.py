@@ -40,7 +40,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from summarizer.blocking import pairs_above
-from summarizer.stemming import fold_ids
 from summarizer.textfeatures import Doc, is_content_word, lead_and_body_entities, words
 
 
@@ -53,10 +52,6 @@ class SimilaritySettings:
     body_entity_weight: float = 0.3
     same_event_hours: float = 168.0
     half_life_hours: float = 336.0
-    fold_words: bool = False  # experiment: inflections folded before word TF-IDF (`summarizer.stemming`)
-    # experiment: the same for names
-    fold_names: bool = False
-    stem_share: float = 0.0  # experiment: share of text_weight on a stemmed copy of the words
 
 
 class Vocabulary:
@@ -68,10 +63,6 @@ class Vocabulary:
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
         """Ids of the tokens; a new token gets the next id (the lookup loop runs in C)."""
         return np.fromiter(map(self.ids.__getitem__, tokens), dtype=np.int64, count=len(tokens))
-
-    def fold(self) -> np.ndarray:
-        """Array over ids: the number of each token's stem (`stemming.fold_ids`)."""
-        return fold_ids(self.ids)
 
     def mask(self, keep) -> np.ndarray:
         """Boolean array over ids: ``keep(token)`` for each token seen so far."""
@@ -100,14 +91,10 @@ def tfidf(id_lists: Sequence[np.ndarray]) -> sp.csr_matrix:
     return tfidf_bags([bag(ids) for ids in id_lists])
 
 
-def tfidf_bags(
-    bags: Sequence[Bag], keep: np.ndarray | None = None, fold: np.ndarray | None = None
-) -> sp.csr_matrix:
+def tfidf_bags(bags: Sequence[Bag], keep: np.ndarray | None = None) -> sp.csr_matrix:
     """`tfidf` of texts given as bags (`bag`): a big batch never holds every token at once.
 
     `keep`, a boolean mask over token ids (e.g. `Vocabulary.mask(is_content_word)`), drops the others first.
-    `fold`, an array over token ids (e.g. `Vocabulary.fold()`), then counts tokens with the same
-    number as one term.
     """
     if keep is not None:
         bags = [(d[keep[d]], c[keep[d]]) for d, c in bags]
@@ -115,13 +102,9 @@ def tfidf_bags(
     lengths = np.fromiter((len(b[0]) for b in bags), dtype=np.int64, count=n)
     if n == 0 or lengths.sum() == 0:
         return sp.csr_matrix((n, 1), dtype=np.float32)
-    terms = np.concatenate([b[0] for b in bags])
-    used, cols = np.unique(terms if fold is None else fold[terms], return_inverse=True)
+    used, cols = np.unique(np.concatenate([b[0] for b in bags]), return_inverse=True)
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     counts = sp.csr_matrix((np.concatenate([b[1] for b in bags]), cols, indptr), shape=(n, len(used)))
-    if fold is not None:
-        counts.sum_duplicates()
-        cols = counts.indices
     df = np.bincount(cols, minlength=len(used))
     idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
     counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
@@ -163,25 +146,18 @@ class DocSpace:
         else:
             bags = [bag(ids) for ids in word_ids]
         content = vocabulary.mask(is_content_word)
-        # Distinct content words per document: how much text it has (a lead, a post, an article).
-        self.terms = np.fromiter((np.count_nonzero(content[d]) for d, _ in bags), dtype=np.int64,
-                                 count=len(bags))
-        words_matrix = tfidf_bags(bags, keep=content, fold=vocabulary.fold() if settings.fold_words else None)
-        share = settings.stem_share
-        if share > 0:
-            stemmed = tfidf_bags(bags, keep=content, fold=vocabulary.fold())
-            words_matrix = sp.hstack([words_matrix * np.float32(math.sqrt(1 - share)),
-                                      stemmed * np.float32(math.sqrt(share))], format="csr")
+        words_matrix = tfidf_bags(bags, keep=content)
         del bags
+        # Distinct content words per document: how much text it has (a lead, a post, an article).
+        self.terms = np.diff(words_matrix.indptr)
         names_vocabulary = Vocabulary()
         lead_names, all_names = [], []
         for d in docs:
             in_lead, in_body = lead_and_body_entities(d)
             lead_names.append(names_vocabulary.encode(in_lead))
             all_names.append(names_vocabulary.encode(in_body))
-        name_fold = names_vocabulary.fold() if settings.fold_names else None
-        names = tfidf_bags([bag(i) for i in lead_names], fold=name_fold)
-        body_names = tfidf_bags([bag(i) for i in all_names], fold=name_fold)
+        names = tfidf(lead_names)
+        body_names = tfidf(all_names)
         has_names = np.asarray(names.getnnz(axis=1) > 0)
         text_scale = np.where(has_names, math.sqrt(settings.text_weight), 1.0)
         name_scale = np.where(has_names, math.sqrt(settings.entity_weight), 0.0)
