@@ -15,7 +15,8 @@ the same topic, a near miss) must never join it.
 - ``simulate``: the nightly cluster stage's computing parts, day after day, in memory:
   cluster the day (`summarizer.clustering.cluster`), link each story to earlier days'
   stories within ``window_days`` (`summarizer.continuity.link_stories`), and give it its
-  predecessor's thread or a new one (the rule `storage.threads.assign_threads` applies).
+  predecessor's thread or a new one (the rule `storage.threads.assign_threads` applies);
+  with a ``revision``, the window's threads are then revised (`bench.thread_revisions`).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from bench.thread_revisions import Revision, WindowStory, revise
 from summarizer.clustering import cluster
 from summarizer.continuity import PreviousStory, link_stories
 
@@ -92,15 +94,24 @@ def spread(docs: Docs, gold: Gold, span_days: int = 20, per_day: int = 1, seed: 
     return sorted(out, key=lambda d: (d["day"], d["id"]))
 
 
-def simulate(docs: Docs, window_days: int = 14) -> dict[str, int]:
-    """doc id -> thread id, night after night (see module docstring)."""
+def simulate(docs: Docs, window_days: int = 14, revision: Revision | None = None) -> dict[str, int]:
+    """doc id -> thread id, night after night (see module docstring).
+
+    ``revision``: after each night's threads, revise the window's threads
+    (`bench.thread_revisions`, a candidate not in the pipeline); None: the pipeline's rule.
+    """
     by_day: dict[str, list[dict]] = defaultdict(list)
     for d in docs:
         by_day[d["day"]].append(d)
     thread_of_story: dict[int, int] = {}
     earlier: list[tuple[PreviousStory, str]] = []
-    doc_thread: dict[str, int] = {}
+    story_docs: dict[int, list[str]] = {}
     next_id = 0
+
+    def new_thread() -> int:
+        nonlocal next_id
+        next_id += 1
+        return next_id
     for day in sorted(by_day):
         today = by_day[day]
         doc_by_id = {d["id"]: d for d in today}
@@ -113,20 +124,29 @@ def simulate(docs: Docs, window_days: int = 14) -> dict[str, int]:
             current.append((f"c{k}", members[0]["title"], "\n".join(m["text"] for m in members)[:20000],
                             frozenset(m["id"] for m in members)))
         links = link_stories(current, previous)
+        touched = set()
         for (key, title, text, hashes), g in zip(current, groups):
             cont = links.get(key)
-            if cont is not None:
-                thread = thread_of_story[cont.previous_id]
-            else:
-                next_id += 1
-                thread = next_id
+            thread = thread_of_story[cont.previous_id] if cont is not None else new_thread()
             story_id = len(thread_of_story) + 1
             thread_of_story[story_id] = thread
+            touched.add(thread)
             earlier.append((PreviousStory(id=story_id, day=day, title=title, text=text, published=False,
                                           content_hashes=hashes, thread_id=thread), key))
-            for doc_id in g:
-                doc_thread[doc_id] = thread
-    return doc_thread
+            story_docs[story_id] = list(g)
+        if revision is not None:
+            _revise(earlier, first, touched, new_thread, revision, thread_of_story)
+    return {doc_id: thread_of_story[story_id] for story_id, g in story_docs.items() for doc_id in g}
+
+
+def _revise(earlier: list[tuple[PreviousStory, str]], first: str, touched: set[int], new_thread,
+            revision: Revision, thread_of_story: dict[int, int]) -> None:
+    """Apply `bench.thread_revisions.revise` to the window's stories and write the threads back."""
+    window = [p for p, _ in earlier if p.day >= first]
+    stories = [WindowStory(id=p.id, day=p.day, title=p.title, text=p.text, thread=thread_of_story[p.id]) for p in window]
+    revise(stories, touched, new_thread, revision)
+    for p, st in zip(window, stories):
+        p.thread_id = thread_of_story[p.id] = st.thread
 
 
 @dataclass
