@@ -276,7 +276,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     http = HttpSettings(
         allow_private_hosts=_private_hosts(env),
-        global_concurrency=int(_number(env, "NEWSDESK_HTTP_CONCURRENCY", 96, int)),
+        global_concurrency=int(_number(env, "NEWSDESK_HTTP_CONCURRENCY", 200, int)),
         per_host_concurrency=int(_number(env, "NEWSDESK_HTTP_PER_HOST", 4, int)),
     )
     database_url = env.get("NEWSDESK_DATABASE_URL") or f"sqlite:///{data_dir / 'newsdesk.db'}"
