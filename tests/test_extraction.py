@@ -93,6 +93,29 @@ def test_decode_prefers_bom_and_valid_utf8() -> None:
     assert decode_html(b'<meta charset="iso-8859-1"><p>' + "Café ‘quoted’".encode("cp1252")).endswith("Café ‘quoted’")
 
 
+def _doubly(text: str, codec: str) -> bytes:
+    """UTF-8 bytes of `text` after one wrong decode as `codec`, as a mangled site serves them."""
+    return text.encode("utf-8").decode(codec).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        # windows-1252 and Latin-1 manglings of apostrophes, dashes and accents are undone
+        (_doubly("<p>It’s the team’s ‘best’ year — again…</p>", "cp1252"), "<p>It’s the team’s ‘best’ year — again…</p>"),
+        (_doubly("<p>It’s the team’s ‘best’ year — again…</p>", "latin-1"), "<p>It’s the team’s ‘best’ year — again…</p>"),
+        (_doubly("<p>Été à Zürich, café crème.</p>", "latin-1"), "<p>Été à Zürich, café crème.</p>"),
+        # one or two look-alike runs are left alone: a 3×\u00a04 grid, a quoted "Ã©"
+        ("<p>A 3×\u00a04 grid, 2×\u00a02 too.</p>".encode("utf-8"), "<p>A 3×\u00a04 grid, 2×\u00a02 too.</p>"),
+        ("<p>Mojibake such as “Ã©” is a decoding bug.</p>".encode("utf-8"), "<p>Mojibake such as “Ã©” is a decoding bug.</p>"),
+        # correct UTF-8 with many accents is unchanged
+        ("<p>Ça a été très, très réussi à São Paulo.</p>".encode("utf-8"), "<p>Ça a été très, très réussi à São Paulo.</p>"),
+    ],
+)
+def test_decode_repairs_doubly_decoded_utf8(data: bytes, expected: str) -> None:
+    assert decode_html(data) == expected
+
+
 @pytest.mark.parametrize(
     "line,dropped",
     [("Advertisement", True), ("Share on Facebook", True), ("Photo: Reuters", True), ("Copyright © 2025 Acme Inc. All rights reserved.", True),
