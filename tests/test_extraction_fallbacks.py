@@ -17,6 +17,7 @@ from extractors.article_clean import clean_text, cut_trailing_section, strip_tai
 from extractors.article_layout import is_flattened_table
 from extractors.article_merge import dropped_inside_body, merge_interior
 from extractors.article_paragraphs import prose_paragraphs
+from extractors.article_teasers import drop_teasers
 from extractors.article_text import could_be_small_share, is_small_share, unlinked_words
 from lxml.html import document_fromstring
 
@@ -168,3 +169,31 @@ def test_credit_and_form_lines_dropped_at_the_end(tail: list[str], dropped: bool
     lines = [*_STORY, *tail]
     assert (strip_tail_lines(lines) == _STORY) is dropped
     assert strip_tail_lines([*tail[:1], *_STORY]) == [*tail[:1], *_STORY]  # never at the top
+
+
+@pytest.mark.parametrize(
+    ("lines", "kept"),
+    [
+        # a label and a few headlines inside the story, prose after them: cut
+        ([*_STORY[:2], "DON'T MISS", *_TEASERS, *_STORY[2:]], _STORY),
+        ([*_STORY[:2], "Most read in world news", *_TEASERS[:1], *_STORY[2:]], _STORY),
+        # no story prose after the block: left to the trailing-section rules
+        ([*_STORY, "DON'T MISS", *_TEASERS], [*_STORY, "DON'T MISS", *_TEASERS]),
+        # more headline lines than a teaser block holds: a section of the story
+        ([*_STORY[:2], "Trending", *(_TEASERS * 3), *_STORY[2:]], [*_STORY[:2], "Trending", *(_TEASERS * 3), *_STORY[2:]]),
+        # a label followed straight by prose is a heading of the story
+        ([*_STORY[:2], "More", *_STORY[2:]], [*_STORY[:2], "More", *_STORY[2:]]),
+        # one-line teasers anywhere in the text
+        ([*_STORY[:2], "Related: Harbour car park to close", *_STORY[2:]], _STORY),
+        ([*_STORY[:2], "[Related Stories: New pontoon opens at the north quay]", *_STORY[2:]], _STORY),
+        ([*_STORY[:2], "Also on harbournews.example Island school wins rowing cup", *_STORY[2:]], _STORY),
+        # the story's own further reading and asides stay
+        ([*_STORY, "Also read: How the harbour was rebuilt"], [*_STORY, "Also read: How the harbour was rebuilt"]),
+        ([*_STORY[:2], "(Related reading: the 1998 harbour report.)", *_STORY[2:]],
+         [*_STORY[:2], "(Related reading: the 1998 harbour report.)", *_STORY[2:]]),
+        ([*_STORY[:2], "Related to the vote, the council also approved a new budget for the quay and its lights.", *_STORY[2:]],
+         [*_STORY[:2], "Related to the vote, the council also approved a new budget for the quay and its lights.", *_STORY[2:]]),
+    ],
+)
+def test_teasers_inside_the_story(lines: list[str], kept: list[str]) -> None:
+    assert drop_teasers(lines) == kept
