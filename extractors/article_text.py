@@ -40,6 +40,25 @@ def _trafilatura(tree: HtmlElement, url: str, **options: bool) -> str:
     return text or ""
 
 
+class PageRuns:
+    """trafilatura's text for one page, each set of options run at most once.
+
+    Several checks may ask for the same mode (the small-share retry and the
+    body merge both want recall mode); trafilatura works on a copy of the
+    tree, so a second run would only repeat the first.
+    """
+
+    def __init__(self, tree: HtmlElement, url: str) -> None:
+        self.tree, self.url = tree, url
+        self._texts: dict[tuple[tuple[str, bool], ...], str] = {}
+
+    def text(self, **options: bool) -> str:
+        key = tuple(sorted(options.items()))
+        if key not in self._texts:
+            self._texts[key] = _trafilatura(self.tree, self.url, **options)
+        return self._texts[key]
+
+
 def unlinked_words(tree: HtmlElement) -> int:
     """Visible body words outside links: the most text an article body could hold."""
     body = tree.find(".//body")
@@ -68,7 +87,7 @@ def is_small_share(text: str, page_words: int) -> bool:
     return _words(text) < SMALL_SHARE * page_words
 
 
-def retry_when_small(text: str, tree: HtmlElement, url: str) -> str:
+def retry_when_small(text: str, runs: PageRuns) -> str:
     """Ask trafilatura again when fast mode kept a small share of the page.
 
     Full mode compares its pick with readability and jusText, which finds
@@ -76,14 +95,14 @@ def retry_when_small(text: str, tree: HtmlElement, url: str) -> str:
     When that is still small, recall mode keeps bodies trafilatura files
     as page chrome, e.g. a story inside an unclosed <header>.
     """
-    if not could_be_small_share(text, tree):
+    if not could_be_small_share(text, runs.tree):
         return text
-    page_words = unlinked_words(tree)
+    page_words = unlinked_words(runs.tree)
     if not is_small_share(text, page_words):
         return text
-    text = _trafilatura(tree, url, fast=False) or text
+    text = runs.text(fast=False) or text
     if is_small_share(text, page_words):
-        recall = _trafilatura(tree, url, favor_recall=True)
+        recall = runs.text(favor_recall=True)
         if _words(recall) > _words(text):
             text = recall
     return text
@@ -127,12 +146,13 @@ def _pick_by_shape(first: str, *others: str) -> str:
 
 def main_text(tree: HtmlElement, url: str, meta: PageMeta) -> str:
     """The best article text found on the page ("" if none)."""
-    text = retry_when_small(_trafilatura(tree, url), tree, url)
+    runs = PageRuns(tree, url)
+    text = retry_when_small(runs.text(), runs)
     if not text or is_flattened_table(text):
         text = story_cell(tree) or text
     if text and prose_share(text) < 0.5:
         # Menus or link lists won: ask again, stricter and with trafilatura's own fallbacks.
-        text = _pick_by_shape(text, _trafilatura(tree, url, favor_precision=True), _trafilatura(tree, url, fast=False))
+        text = _pick_by_shape(text, runs.text(favor_precision=True), runs.text(fast=False))
     else:
         words = _words(text)
         if words < 0.6 * page_prose_words(tree):
@@ -140,5 +160,5 @@ def main_text(tree: HtmlElement, url: str, meta: PageMeta) -> str:
             if _words(paragraphs) >= 1.3 * words and covers(paragraphs, text):
                 text = paragraphs
     if dropped_inside_body(tree, text):
-        text = merge_interior(text, _trafilatura(tree, url, favor_recall=True))
+        text = merge_interior(text, runs.text(favor_recall=True))
     return clean_text(text, meta)

@@ -18,7 +18,7 @@ from extractors.article_layout import is_flattened_table
 from extractors.article_merge import dropped_inside_body, merge_interior
 from extractors.article_paragraphs import prose_paragraphs
 from extractors.article_teasers import drop_teasers
-from extractors.article_text import could_be_small_share, is_small_share, unlinked_words
+from extractors.article_text import PageRuns, could_be_small_share, is_small_share, unlinked_words
 from lxml.html import document_fromstring
 
 PARAGRAPHS = Path(__file__).parent / "fixtures" / "paragraphs"
@@ -197,3 +197,14 @@ def test_credit_and_form_lines_dropped_at_the_end(tail: list[str], dropped: bool
 )
 def test_teasers_inside_the_story(lines: list[str], kept: list[str]) -> None:
     assert drop_teasers(lines) == kept
+
+
+def test_page_runs_run_each_mode_once() -> None:
+    prose = " ".join(f"Sentence {i} of the harbour story is long enough to be kept by every mode." for i in range(12))
+    tree = document_fromstring(f"<html><body><article><h1>Harbour</h1><p>{prose}</p><p>{prose}</p></article></body></html>")
+    runs = PageRuns(tree, "https://harbour.example/story")
+    recall = runs.text(favor_recall=True)
+    assert "Sentence 3 of the harbour story" in recall
+    assert runs.text(favor_recall=True) is recall  # the same result, not a second run
+    assert runs.text() == runs.text(fast=True)  # fast mode is the base options
+    assert runs.text(fast=False) is not runs.text()  # another mode is its own run
