@@ -133,8 +133,11 @@ _CHOSEN = ["Intro paragraph of the story.", "Middle paragraph of the story.", "L
         # reordered, or a chosen line missing: the chosen text stays
         ([_CHOSEN[1], _CHOSEN[0], "Extra", _CHOSEN[2]], _CHOSEN),
         ([_CHOSEN[0], "Extra", _CHOSEN[2]], _CHOSEN),
-        # more than doubled: a second story, not dropped headings
+        # more than doubled by prose: a second story, not dropped headings
         ([_CHOSEN[0], *["a long inserted line of other text here"] * 3, *_CHOSEN[1:]], _CHOSEN),
+        # more than doubled by list items and table rows: the story's own lists, taken over
+        ([_CHOSEN[0], *["- a long list item of the story itself"] * 3, "| a | table row |", *_CHOSEN[1:]],
+         [_CHOSEN[0], *["- a long list item of the story itself"] * 3, "| a | table row |", *_CHOSEN[1:]]),
     ],
 )
 def test_merge_interior(recall: list[str], expected: list[str]) -> None:
