@@ -32,9 +32,13 @@ _BOILERPLATE_SHAPES = (
     r"(copyright\s*)?(©|\(c\)|copyright)\s*.{0,80}(all rights reserved.*)?",
     r".{0,80}all rights reserved\.?",
     r"write to .{0,60}\bat\s+\S+@\S+",
+    r"click here to (get|download) (the|our) .{0,40}\bapp|get .{0,40} on the go by clicking here",
 )
 _BOILERPLATE = re.compile(r"^(" + "|".join(_BOILERPLATE_SHAPES) + r")\s*[.!]?\s*$", re.I)
 _MAX_BOILERPLATE_WORDS = 16
+# A share button's label glued to the quote it shares ("...business.Click To Tweet"):
+# the quote is the story's own sentence, the label is not.
+_SHARE_LABEL = re.compile(r"\s*click to tweet\s*$", re.I)
 # Lines that are page furniture only where they sit at the top or bottom of a
 # body: a date or byline there is metadata, in the middle it may be a
 # timeline entry or a quoted sign-off.
@@ -189,7 +193,7 @@ def strip_tail_lines(lines: list[str]) -> list[str]:
 
 def clean_text(text: str, meta: PageMeta | None = None) -> str:
     """Remove boilerplate lines and collapse blank runs; keeps paragraph breaks."""
-    lines = strip_tail_lines(cut_trailing_section([line.rstrip() for line in text.splitlines()]))
+    lines = strip_tail_lines(cut_trailing_section([_SHARE_LABEL.sub("", line.rstrip()) for line in text.splitlines()]))
     kept = drop_teasers(strip_head(strip_edges([line for line in lines if not is_boilerplate(line)]), meta))
     out: list[str] = []
     for line in kept:

@@ -120,11 +120,19 @@ def test_decode_repairs_doubly_decoded_utf8(data: bytes, expected: str) -> None:
     "line,dropped",
     [("Advertisement", True), ("Share on Facebook", True), ("Photo: Reuters", True), ("Copyright © 2025 Acme Inc. All rights reserved.", True),
      ("Sign up for our daily newsletter", True), ("Share prices fell sharply on Monday after the chipmaker cut its forecast for the year.", False),
-     ("Advertising revenue at the company rose 12 percent in the quarter, beating estimates from analysts.", False)],
+     ("Advertising revenue at the company rose 12 percent in the quarter, beating estimates from analysts.", False),
+     ("CLICK HERE TO GET THE FOX NEWS APP", True), ("GET FOX BUSINESS ON THE GO BY CLICKING HERE", True),
+     ("Click here to read the council's full report on the harbour works and the new quay.", False)],
 )
 def test_boilerplate_lines(line: str, dropped: bool) -> None:
     text = f"First paragraph of the story with enough words to be a sentence.\n{line}\nLast paragraph."
     assert (line not in clean_text(text)) is dropped
+
+
+def test_share_label_dropped_from_a_quote() -> None:
+    quote = "Every harbour town lives by its tides, and ours is no exception."
+    text = f"First paragraph of the story with enough words to be a sentence.\n{quote}Click To Tweet\nLast paragraph."
+    assert clean_text(text).splitlines()[1] == quote
 
 
 def test_extract_many_keeps_order_and_handles_garbage() -> None:
