@@ -17,6 +17,7 @@ from extractors.article_clean import clean_text, cut_trailing_section, strip_tai
 from extractors.article_layout import is_flattened_table
 from extractors.article_merge import dropped_inside_body, merge_interior
 from extractors.article_paragraphs import prose_paragraphs
+from extractors.article_repeats import drop_repeated_passages
 from extractors.article_teasers import drop_teasers
 from extractors.article_text import PageRuns, could_be_small_share, is_small_share, unlinked_words
 from lxml.html import document_fromstring
@@ -211,3 +212,25 @@ def test_page_runs_run_each_mode_once() -> None:
     assert runs.text(favor_recall=True) is recall  # the same result, not a second run
     assert runs.text() == runs.text(fast=True)  # fast mode is the base options
     assert runs.text(fast=False) is not runs.text()  # another mode is its own run
+
+
+_LABELS = ["Pre-workout meal", "Eat 60 minutes before", "Asparagus and eggs"]
+_BODY = [f"Paragraph {i} of the story says something long enough to be read as prose by anyone who opens it." for i in range(7)]
+
+
+@pytest.mark.parametrize(
+    ("lines", "kept"),
+    [
+        # the whole body rendered twice: the second copy goes
+        ([*_BODY, *_BODY], _BODY),
+        (["Intro line", *_BODY, "Join our newsletter", *_BODY[1:]], ["Intro line", *_BODY, "Join our newsletter"]),
+        # repeated short labels (two sections of the same plan): kept
+        ([*_LABELS, _STORY[0], *_LABELS, _STORY[1]], [*_LABELS, _STORY[0], *_LABELS, _STORY[1]]),
+        # one repeated paragraph (a chorus, a repeated call-out): kept
+        ([_STORY[0], _STORY[1], _STORY[0], _STORY[2]], [_STORY[0], _STORY[1], _STORY[0], _STORY[2]]),
+        # a repeated run too short in prose to be a copied body: kept
+        ([*_STORY[:2], "Break", *_STORY[:2]], [*_STORY[:2], "Break", *_STORY[:2]]),
+    ],
+)
+def test_repeated_passages(lines: list[str], kept: list[str]) -> None:
+    assert drop_repeated_passages(lines) == kept
