@@ -37,6 +37,8 @@ _BOILERPLATE_SHAPES = (
 )
 _BOILERPLATE = re.compile(r"^(" + "|".join(_BOILERPLATE_SHAPES) + r")\s*[.!]?\s*$", re.I)
 _MAX_BOILERPLATE_WORDS = 16
+# Template filler a page shipped unedited: never story text, at any length.
+_PLACEHOLDER = re.compile(r"\blorem ipsum\b", re.I)
 # A share button's label glued to the quote it shares ("...business.Click To Tweet"):
 # the quote is the story's own sentence, the label is not.
 _SHARE_LABEL = re.compile(r"\s*click to tweet\s*$", re.I)
@@ -88,10 +90,12 @@ _SENTENCE_END = re.compile(r"[.!?\"”’)]$")
 
 
 def is_boilerplate(line: str) -> bool:
-    """True for a short line that matches a known non-article shape."""
+    """True for a short line that matches a known non-article shape, or placeholder text."""
     stripped = line.strip()
     if not stripped:
         return False
+    if _PLACEHOLDER.search(stripped):
+        return True
     if len(stripped.split()) > _MAX_BOILERPLATE_WORDS:
         return False
     return bool(_BOILERPLATE.match(stripped))

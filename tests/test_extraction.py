@@ -121,6 +121,8 @@ def test_decode_repairs_doubly_decoded_utf8(data: bytes, expected: str) -> None:
     [("Advertisement", True), ("Share on Facebook", True), ("Photo: Reuters", True), ("Copyright © 2025 Acme Inc. All rights reserved.", True),
      ("Sign up for our daily newsletter", True), ("Share prices fell sharply on Monday after the chipmaker cut its forecast for the year.", False),
      ("Advertising revenue at the company rose 12 percent in the quarter, beating estimates from analysts.", False),
+     ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua.", True),
+     ("- Lorem ipsum 2", True),
      ("CLICK HERE TO GET THE FOX NEWS APP", True), ("GET FOX BUSINESS ON THE GO BY CLICKING HERE", True),
      ("Click here to read the council's full report on the harbour works and the new quay.", False)],
 )
