@@ -15,6 +15,7 @@ from lxml.html import HtmlElement
 
 from .article_clean import clean_text
 from .article_layout import is_flattened_table, story_cell
+from .article_headings import restore_headings
 from .article_merge import dropped_inside_body, merge_interior
 from .article_paragraphs import prose_paragraphs
 from .metadata import PageMeta
@@ -161,4 +162,5 @@ def main_text(tree: HtmlElement, url: str, meta: PageMeta) -> str:
                 text = paragraphs
     if dropped_inside_body(tree, text):
         text = merge_interior(text, runs.text(favor_recall=True))
+    text = restore_headings(tree, text)
     return clean_text(text, meta)

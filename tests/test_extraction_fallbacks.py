@@ -14,13 +14,14 @@ import pytest
 
 from extractors.article import extract_article
 from extractors.article_clean import clean_text, cut_trailing_section, strip_tail_lines
+from extractors.article_headings import restore_headings
 from extractors.article_layout import is_flattened_table
 from extractors.article_merge import dropped_inside_body, merge_interior
 from extractors.article_paragraphs import prose_paragraphs
 from extractors.article_repeats import drop_repeated_passages
 from extractors.article_teasers import drop_teasers
 from extractors.article_text import PageRuns, could_be_small_share, is_small_share, unlinked_words
-from lxml.html import document_fromstring
+from lxml.html import HtmlElement, document_fromstring
 
 PARAGRAPHS = Path(__file__).parent / "fixtures" / "paragraphs"
 PARAGRAPH_CASES = sorted(p.stem for p in PARAGRAPHS.glob("*.json"))
@@ -234,3 +235,40 @@ _BODY = [f"Paragraph {i} of the story says something long enough to be read as p
 )
 def test_repeated_passages(lines: list[str], kept: list[str]) -> None:
     assert drop_repeated_passages(lines) == kept
+
+
+_P1 = "The harbour opened in 1902 and has handled the island's ferries ever since."
+_P2 = "Its north quay was rebuilt after the storm of 1987 with money from the county."
+_P3 = "Today the harbour board plans a second pontoon for the summer ferries."
+
+
+def _page(section: str) -> HtmlElement:
+    return document_fromstring(f"<html><body><article><p>{_P1}</p>{section}</article></body></html>")
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        # a heading alone in its wrapper, then its paragraph: put back before that paragraph
+        (f'<div class="title-wrapper"><h2>The storm</h2></div><p>{_P2}</p><p>{_P3}</p>', [_P1, "The storm", _P2, _P3]),
+        # spacer paragraphs around the heading do not hide its paragraph
+        (f"<p>\u200d</p><h3>The storm</h3><p>\u200d</p><div><p>{_P2}</p></div><p>{_P3}</p>", [_P1, "The storm", _P2, _P3]),
+        # already in the text, even spelt with other spacing: not added twice
+        (f"<h2>The  storm</h2><p>{_P2}</p><p>{_P3}</p>", [_P1, "The storm", _P2, _P3]),
+        # a heading inside a link or a list item is a teaser card; one in an <aside> is chrome
+        (f'<a href="/storm"><h3>The storm</h3></a><p>{_P2}</p><p>{_P3}</p>', [_P1, _P2, _P3]),
+        (f"<ul><li><h3>The storm</h3></li></ul><p>{_P2}</p><p>{_P3}</p>", [_P1, _P2, _P3]),
+        (f"<aside><h3>The storm</h3><p>{_P2}</p></aside><p>{_P3}</p>", [_P1, _P2, _P3]),
+        # the block after the heading is not in the text: nothing to attach it to
+        (f"<h2>Further reading</h2><p>Another story about ferries that the text does not hold at all.</p><p>{_P3}</p>",
+         [_P1, _P2, _P3]),
+    ],
+)
+def test_restore_headings(section: str, expected: list[str]) -> None:
+    text = "\n".join([_P1, _P2, _P3]) if "The  storm" not in section else "\n".join([_P1, "The storm", _P2, _P3])
+    assert restore_headings(_page(section), text).splitlines() == expected
+
+
+def test_restore_headings_never_before_the_first_line() -> None:
+    tree = document_fromstring(f"<html><body><h2>Site news</h2><p>{_P1}</p><p>{_P2}</p></body></html>")
+    assert restore_headings(tree, f"{_P1}\n{_P2}") == f"{_P1}\n{_P2}"
