@@ -11,6 +11,7 @@ opens one of the text's own sections, not a teaser or a sidebar.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from lxml.html import HtmlElement
 
@@ -20,6 +21,7 @@ FOLLOWER_MIN_WORDS = 8  # the block after the heading must open with prose
 MAX_WRAPPERS = 3  # containers a heading may sit in alone
 MAX_SPACERS = 3  # empty elements between a heading and its paragraph
 _PREFIX = 60
+_SKIP = ("script", "style", "noscript", "template")
 _VISIBLE = ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
 # Page chrome, and cards: a heading inside a link or a list item is another page's teaser.
 _CHROME = "ancestor::header or ancestor::nav or ancestor::aside or ancestor::footer or ancestor::form or ancestor::a or ancestor::li"
@@ -51,52 +53,99 @@ def _outer_wrapper(node: HtmlElement) -> HtmlElement:
     return node
 
 
+def _texts(node: HtmlElement) -> Iterator[str]:
+    """Visible text pieces of `node` in order, lazily (a section's container can be the whole story)."""
+    if not isinstance(node.tag, str) or node.tag in _SKIP:
+        return
+    if node.text:
+        yield node.text
+    for child in node:
+        yield from _texts(child)
+        if child.tail:
+            yield child.tail
+
+
+def _prefix(node: HtmlElement, size: int) -> str:
+    """The first `size` characters of `node`'s visible text, whitespace collapsed."""
+    parts: list[str] = []
+    length = 0
+    for piece in _texts(node):
+        piece = _norm(piece)
+        if piece:
+            parts.append(piece)
+            length += len(piece) + 1
+            if length > size:
+                break
+    return " ".join(parts)[:size]
+
+
 def _follower(heading: HtmlElement) -> str:
     """Opening prose of the block right after `heading` (past its wrapper and spacers), or ""."""
     near = _outer_wrapper(heading).getnext()
     for _ in range(MAX_SPACERS):
-        if near is None or (isinstance(near.tag, str) and _visible(near)):
+        if near is None or (isinstance(near.tag, str) and near.tag not in _SKIP and _prefix(near, 1)):
             break
         near = near.getnext()
-    if near is None or not isinstance(near.tag, str) or near.tag in _HEADINGS:
+    if near is None or not isinstance(near.tag, str) or near.tag in _HEADINGS or near.tag in _SKIP:
         return ""
-    text = _visible(near)
     first = next((p for p in near.iter("p", "li")), near) if near.tag not in ("p", "li") else near
     opening = _visible(first)
-    if len(opening.split()) < FOLLOWER_MIN_WORDS or not text.startswith(opening[:_PREFIX]):
+    if len(opening.split()) < FOLLOWER_MIN_WORDS or _prefix(near, _PREFIX) != opening[:_PREFIX]:
         return ""
     return opening
 
 
-def _is_present(key: str, lines: set[str]) -> bool:
-    """The heading is a line of the text already, give or take a number or a marker ("1.", "#")."""
-    return any(line == key or (line.endswith(key) or line.startswith(key)) and len(line) - len(key) <= 4 for line in lines)
+def _bare(key: str) -> str:
+    """A heading key without a leading number: "1cherryservers" and "cherryservers" match."""
+    return key.lstrip("0123456789") or key
+
+
+class _TextIndex:
+    """The text's lines, with the lookups built only once a candidate heading needs them."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.split("\n")
+        self.verbatim = {" ".join(line.split()) for line in self.lines}
+        self._keys: set[str] | None = None
+        self._starts: dict[str, int] | None = None
+
+    def holds(self, title: str) -> bool:
+        if title in self.verbatim:
+            return True
+        if self._keys is None:
+            # only lines short enough to be a heading (give or take a number) can match one
+            short = (line for line in self.lines if len(line.split()) <= HEADING_MAX_WORDS + 2)
+            self._keys = {_bare(_key(line)) for line in short}
+        return _bare(_key(title)) in self._keys
+
+    def line_starting(self, opening: str) -> int | None:
+        if self._starts is None:
+            self._starts = {}
+            for i, line in enumerate(self.lines):
+                key = _norm(line[: 4 * _PREFIX]).lstrip("- ")[:_PREFIX]
+                if len(key) >= 20:
+                    self._starts.setdefault(key, i)
+        return self._starts.get(opening[:_PREFIX])
 
 
 def restore_headings(tree: HtmlElement, text: str) -> str:
     """`text` with each dropped heading inserted before the line its section starts with."""
-    lines = text.split("\n")
-    starts: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        key = _norm(line).lstrip("- ")[:_PREFIX]
-        if len(key) >= 20:
-            starts.setdefault(key, i)
-    present = {_key(line) for line in lines}
+    index = _TextIndex(text)
     insert: dict[int, str] = {}
     for heading in tree.iter(*_HEADINGS):
+        title = _visible(heading)
+        if not title or len(title.split()) > HEADING_MAX_WORDS or index.holds(title):
+            continue
         if heading.xpath(_CHROME):
             continue
-        title = _visible(heading)
-        if not title or len(title.split()) > HEADING_MAX_WORDS or _is_present(_key(title), present):
-            continue
         follower = _follower(heading)
-        at = starts.get(follower[:_PREFIX]) if follower else None
+        at = index.line_starting(follower) if follower else None
         if at and at not in insert:  # never before the first line: that is the page's header
             insert[at] = title
     if not insert:
         return text
     out = []
-    for i, line in enumerate(lines):
+    for i, line in enumerate(index.lines):
         if i in insert:
             out.append(insert[i])
         out.append(line)
