@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from lxml.html import HtmlElement
 
-_HEADINGS = ("h2", "h3", "h4")
+_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
 HEADING_MAX_WORDS = 15
 FOLLOWER_MIN_WORDS = 8  # the block after the heading must open with prose
 MAX_WRAPPERS = 3  # containers a heading may sit in alone
