@@ -30,6 +30,8 @@ _WORD = re.compile(r"\w+")
 _PROSE_XPATH = "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header)]"
 PROSE_MIN_WORDS = 20  # a paragraph this long is story text, not a caption or teaser
 SENTENCE_LINE_WORDS = 8  # lines shorter than this are menu entries, labels, credits
+BLOB_MIN_WORDS = 200
+BLOB_LINE_SHARE = 0.8  # one line holding more than this share of the words is not a structured text
 
 
 def _words(text: str) -> int:
@@ -109,6 +111,31 @@ def retry_when_small(text: str, runs: PageRuns) -> str:
     return text
 
 
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def is_blob(text: str) -> bool:
+    """True when one line holds most of a long text: trafilatura fell back to the page's bare text."""
+    lines = _lines(text)
+    words = _words(text)
+    return words >= BLOB_MIN_WORDS and max(_words(line) for line in lines) > BLOB_LINE_SHARE * words
+
+
+def restructure_blob(text: str, runs: PageRuns) -> str:
+    """Swap a one-line blob for full or recall mode's text when either kept the paragraphs.
+
+    When its extraction fails, trafilatura returns the body's bare text as
+    a single line: menus, captions and story run together and no line rule
+    can separate them. Another mode often finds the structured body; the
+    one with more lines wins, and only if it is not a blob itself.
+    """
+    if not is_blob(text):
+        return text
+    best = max((runs.text(fast=False), runs.text(favor_recall=True)), key=lambda t: len(_lines(t)))
+    return best if len(_lines(best)) > 1 and not is_blob(best) else text
+
+
 def prose_share(text: str) -> float:
     """Share of words in sentence-length lines; low for menus and link lists."""
     total = _words(text)
@@ -148,7 +175,7 @@ def _pick_by_shape(first: str, *others: str) -> str:
 def main_text(tree: HtmlElement, url: str, meta: PageMeta) -> str:
     """The best article text found on the page ("" if none)."""
     runs = PageRuns(tree, url)
-    text = retry_when_small(runs.text(), runs)
+    text = restructure_blob(retry_when_small(runs.text(), runs), runs)
     if not text or is_flattened_table(text):
         text = story_cell(tree) or text
     if text and prose_share(text) < 0.5:

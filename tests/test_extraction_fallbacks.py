@@ -20,7 +20,7 @@ from extractors.article_merge import dropped_inside_body, merge_interior
 from extractors.article_paragraphs import prose_paragraphs
 from extractors.article_repeats import drop_repeated_passages
 from extractors.article_teasers import drop_teasers
-from extractors.article_text import PageRuns, could_be_small_share, is_small_share, unlinked_words
+from extractors.article_text import PageRuns, could_be_small_share, is_blob, is_small_share, restructure_blob, unlinked_words
 from lxml.html import HtmlElement, document_fromstring
 
 PARAGRAPHS = Path(__file__).parent / "fixtures" / "paragraphs"
@@ -272,3 +272,30 @@ def test_restore_headings(section: str, expected: list[str]) -> None:
 def test_restore_headings_never_before_the_first_line() -> None:
     tree = document_fromstring(f"<html><body><h2>Site news</h2><p>{_P1}</p><p>{_P2}</p></body></html>")
     assert restore_headings(tree, f"{_P1}\n{_P2}") == f"{_P1}\n{_P2}"
+
+
+_BLOB = " ".join(f"Menu Home News Sentence {i} of the harbour story runs into the captions and the footer." for i in range(20))
+
+
+@pytest.mark.parametrize(
+    ("text", "blob"),
+    [
+        (_BLOB, True),
+        (f"Harbour news\n{_BLOB}", True),  # a short line beside it does not make it structured
+        ("\n".join(_BLOB.split(". ")), False),  # the same words in paragraphs
+        (" ".join(_BLOB.split()[:150]), False),  # too short to judge
+    ],
+)
+def test_is_blob(text: str, blob: bool) -> None:
+    assert is_blob(text) is blob
+
+
+def test_restructure_blob_takes_a_mode_that_kept_the_paragraphs() -> None:
+    paragraphs = [f"Paragraph {i} of the harbour story is long enough to be kept by every mode of extraction." for i in range(8)]
+    tree = document_fromstring("<html><body><article>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>")
+    runs = PageRuns(tree, "https://harbour.example/story")
+    blob = " ".join(["Home News Sport", *paragraphs, "Contact us"] * 2)
+    restructured = restructure_blob(blob, runs)
+    assert restructured.splitlines()[:2] == paragraphs[:2]
+    structured = "\n".join(paragraphs)
+    assert restructure_blob(structured, runs) is structured  # not a blob: left alone
