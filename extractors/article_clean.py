@@ -74,6 +74,10 @@ _SECTION_HEADING = re.compile(
     re.I,
 )
 TAIL_SECTION_SHARE = 0.5  # such a heading is only looked for in the last half of the words
+# An author box is a bio in full sentences, so the short-lines test cannot see
+# it; its heading alone decides, closer to the end.
+_AUTHOR_HEADING = re.compile(r"^[-•*#\s]*about the (author|reviewer|writer|editor)s?\s*[:.]*\s*$", re.I)
+AUTHOR_SECTION_SHARE = 0.3
 TAIL_PROSE_SHARE = 0.5  # and what follows it must be mostly short lines, not story paragraphs
 _PROSE_LINE_WORDS = 15
 # Lines that close a page after the story: agency credits ("(Reporting by ...;
@@ -161,17 +165,22 @@ def cut_trailing_section(lines: list[str]) -> list[str]:
 
     Only in the last half of the text, and only when what follows is mostly
     short lines (headlines, names, tags): a story that goes on in full
-    paragraphs after such a heading keeps them.
+    paragraphs after such a heading keeps them. An "About the author"
+    heading in the last 30% of the words is cut whatever follows (a bio).
     """
     content = [i for i, line in enumerate(lines) if line.strip()]
     if len(content) < 4:
         return lines
     words = [len(lines[i].split()) for i in content]
     total, seen = sum(words), 0
+    cut = len(lines)
     for j in range(len(content) - 1, 0, -1):
         seen += words[j]
         if seen > TAIL_SECTION_SHARE * total:
             break
+        if seen <= AUTHOR_SECTION_SHARE * total and _AUTHOR_HEADING.match(lines[content[j]].strip()):
+            cut = content[j]  # an earlier trailing section may still cut higher up
+            continue
         if not _SECTION_HEADING.match(lines[content[j]].strip()):
             continue
         rest = [lines[i] for i in content[j + 1 :]]
@@ -179,7 +188,7 @@ def cut_trailing_section(lines: list[str]) -> list[str]:
         prose_words = sum(len(line.split()) for line in rest if _is_prose_line(line))
         if prose_words < TAIL_PROSE_SHARE * rest_words or not rest_words:
             return lines[: content[j]]
-    return lines
+    return lines[:cut]
 
 
 def strip_tail_lines(lines: list[str]) -> list[str]:

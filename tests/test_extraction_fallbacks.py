@@ -111,6 +111,12 @@ _TEASERS = ["Harbour car park to close", "New pontoon opens at the north quay", 
         # "See also" lists and references are content in the gold of the shared sets: not a trailing section
         ([*_STORY, "See also", *_TEASERS], [*_STORY, "See also", *_TEASERS]),
         ([*_STORY, "References", *_TEASERS], [*_STORY, "References", *_TEASERS]),
+        # an author box near the end is cut even though its bio is in full sentences
+        ([*_STORY, "About the Author", _STORY[0].replace("Paragraph 0 of the story", "Jane Doe is a harbour reporter who")], _STORY),
+        # the same heading earlier in the text, with more story after it: kept
+        ([*_STORY[:1], "About the author", *_STORY[1:]], [*_STORY[:1], "About the author", *_STORY[1:]]),
+        # a trailing section higher up still cuts from there
+        ([*_STORY, "Related articles", *_TEASERS, "About the author", "Jane Doe", "Senior editor"], _STORY),
     ],
 )
 def test_cut_trailing_section(lines: list[str], kept: list[str]) -> None:
