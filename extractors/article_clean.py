@@ -66,7 +66,7 @@ _HEAD_LINES = 3  # a repeated headline or standfirst only ever sits at the top
 _SECTION_HEADING = re.compile(
     r"^[-•*#\s]*(related( (posts?|articles?|stories|content|reads|coverage|links))?"
     r"|you (may|might) (also )?(like|enjoy|be interested in).*|more (from|on|in) .{0,40}"
-    r"|more (stories|news|articles|posts)|further reading|read (next|more)"
+    r"|more (stories|news|articles|posts)|further reading|read (next|more|this next)|you.ll (also )?love"
     r"|recommended( for you| reading| articles| stories)?|popular( on .{0,30}| now| posts| stories)?"
     r"|trending( now)?|other posts|also read|explore (more|further)|about the (author|reviewer|writer)s?"
     r"|(\d+\s+)?comments?|leave a (comment|reply)|post a comment|tags?|topics?|filed under|share (this|on))"

@@ -102,6 +102,8 @@ _TEASERS = ["Harbour car park to close", "New pontoon opens at the north quay", 
         # a trailing section of short lines after its heading: cut, heading included
         ([*_STORY, "Related articles", *_TEASERS], _STORY),
         ([*_STORY, "You may also like:", *_TEASERS], _STORY),
+        ([*_STORY, "Read This Next", *_TEASERS], _STORY),
+        ([*_STORY, "You'll Also Love", *_TEASERS], _STORY),
         ([*_STORY, "About the author", "Jane Doe", "Senior editor"], _STORY),
         ([*_STORY, "3 Comments", "Great read", "Thanks for this"], _STORY),
         # the story goes on in full paragraphs after the heading: kept
