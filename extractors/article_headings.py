@@ -133,6 +133,8 @@ def restore_headings(tree: HtmlElement, text: str) -> str:
     index = _TextIndex(text)
     insert: dict[int, str] = {}
     for heading in tree.iter(*_HEADINGS):
+        if " ".join(heading.text_content().split()) in index.verbatim:
+            continue  # the common case, without the visible-text query
         title = _visible(heading)
         if not title or len(title.split()) > HEADING_MAX_WORDS or index.holds(title):
             continue
