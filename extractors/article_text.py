@@ -118,6 +118,8 @@ def _lines(text: str) -> list[str]:
 def is_blob(text: str) -> bool:
     """True when one line holds most of a long text: trafilatura fell back to the page's bare text."""
     lines = _lines(text)
+    if not lines or max(map(len, lines)) < 0.5 * len(text):
+        return False  # cheap bound: no line is long enough to hold most of the words
     words = _words(text)
     return words >= BLOB_MIN_WORDS and max(_words(line) for line in lines) > BLOB_LINE_SHARE * words
 
