@@ -24,7 +24,8 @@ _PREFIX = 60
 _SKIP = ("script", "style", "noscript", "template")
 _VISIBLE = ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
 # Page chrome, and cards: a heading inside a link or a list item is another page's teaser.
-_CHROME = "ancestor::header or ancestor::nav or ancestor::aside or ancestor::footer or ancestor::form or ancestor::a or ancestor::li"
+_CHROME = ("ancestor::header or ancestor::nav or ancestor::aside or ancestor::footer or ancestor::form"
+           " or ancestor::a or ancestor::li")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\xa0"), " ")
 _KEY = re.compile(r"[\W_]+")
 
@@ -43,6 +44,7 @@ def _visible(node: HtmlElement) -> str:
 
 
 def _outer_wrapper(node: HtmlElement) -> HtmlElement:
+    """The outermost container holding only `node` (a "title-wrapper" <div>), or `node` itself."""
     for _ in range(MAX_WRAPPERS):
         parent = node.getparent()
         if parent is None or parent.tag in ("body", "html") or len(parent) != 1:
@@ -146,7 +148,7 @@ def restore_headings(tree: HtmlElement, text: str) -> str:
             insert[at] = title
     if not insert:
         return text
-    out = []
+    out: list[str] = []
     for i, line in enumerate(index.lines):
         if i in insert:
             out.append(insert[i])
