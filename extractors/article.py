@@ -42,6 +42,27 @@ def _parse_lenient(html: str) -> HtmlElement | None:
         return None
 
 
+def _adopt_trailing_roots(tree: HtmlElement) -> None:
+    """Move content parsed after a premature `</html>` back into the body.
+
+    Some templates close `</body></html>` after the site header and go on
+    with the whole article. Browsers render that text inside the body;
+    lxml starts a second `<html>` root beside the first, which trafilatura
+    and our own checks never look at, so the page seemed to hold only its
+    menus.
+    """
+    body = tree.find("body")
+    if body is None:
+        return
+    for extra in list(tree.itersiblings()):
+        if not isinstance(extra.tag, str):
+            continue
+        holder = extra.find("body") if extra.tag == "html" else None
+        for child in list(holder if holder is not None else extra):
+            if child.tag != "head":
+                body.append(child)
+
+
 def _parse(html: str | bytes) -> HtmlElement | None:
     """Decode and parse; None when the input holds no HTML document."""
     if isinstance(html, bytes):
@@ -60,6 +81,8 @@ def _parse(html: str | bytes) -> HtmlElement | None:
         tree = None
     if tree is None or not len(tree):
         tree = _parse_lenient(html)
+    if tree is not None:
+        _adopt_trailing_roots(tree)
     return tree if tree is not None and len(tree) else None
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from .article_repeats import drop_repeated_passages
+from .article_teasers import drop_teasers
 from .metadata import PageMeta
 
 _BOILERPLATE_SHAPES = (
@@ -31,9 +33,15 @@ _BOILERPLATE_SHAPES = (
     r"(copyright\s*)?(©|\(c\)|copyright)\s*.{0,80}(all rights reserved.*)?",
     r".{0,80}all rights reserved\.?",
     r"write to .{0,60}\bat\s+\S+@\S+",
+    r"click here to (get|download) (the|our) .{0,40}\bapp|get .{0,40} on the go by clicking here",
 )
 _BOILERPLATE = re.compile(r"^(" + "|".join(_BOILERPLATE_SHAPES) + r")\s*[.!]?\s*$", re.I)
 _MAX_BOILERPLATE_WORDS = 16
+# Template filler a page shipped unedited: never story text, at any length.
+_PLACEHOLDER = re.compile(r"\blorem ipsum\b", re.I)
+# A share button's label glued to the quote it shares ("...business.Click To Tweet"):
+# the quote is the story's own sentence, the label is not.
+_SHARE_LABEL = re.compile(r"\s*click to tweet\s*$", re.I)
 # Lines that are page furniture only where they sit at the top or bottom of a
 # body: a date or byline there is metadata, in the middle it may be a
 # timeline entry or a quoted sign-off.
@@ -58,7 +66,7 @@ _HEAD_LINES = 3  # a repeated headline or standfirst only ever sits at the top
 _SECTION_HEADING = re.compile(
     r"^[-•*#\s]*(related( (posts?|articles?|stories|content|reads|coverage|links))?"
     r"|you (may|might) (also )?(like|enjoy|be interested in).*|more (from|on|in) .{0,40}"
-    r"|more (stories|news|articles|posts)|further reading|read (next|more)"
+    r"|more (stories|news|articles|posts)|further reading|read (next|more|this next)|you.ll (also )?love"
     r"|recommended( for you| reading| articles| stories)?|popular( on .{0,30}| now| posts| stories)?"
     r"|trending( now)?|other posts|also read|explore (more|further)|about the (author|reviewer|writer)s?"
     r"|(\d+\s+)?comments?|leave a (comment|reply)|post a comment|tags?|topics?|filed under|share (this|on))"
@@ -66,6 +74,10 @@ _SECTION_HEADING = re.compile(
     re.I,
 )
 TAIL_SECTION_SHARE = 0.5  # such a heading is only looked for in the last half of the words
+# An author box is a bio in full sentences, so the short-lines test cannot see
+# it; its heading alone decides, closer to the end.
+_AUTHOR_HEADING = re.compile(r"^[-•*#\s]*about the (author|reviewer|writer|editor)s?\s*[:.]*\s*$", re.I)
+AUTHOR_SECTION_SHARE = 0.3
 TAIL_PROSE_SHARE = 0.5  # and what follows it must be mostly short lines, not story paragraphs
 _PROSE_LINE_WORDS = 15
 # Lines that close a page after the story: agency credits ("(Reporting by ...;
@@ -82,10 +94,12 @@ _SENTENCE_END = re.compile(r"[.!?\"”’)]$")
 
 
 def is_boilerplate(line: str) -> bool:
-    """True for a short line that matches a known non-article shape."""
+    """True for a short line that matches a known non-article shape, or placeholder text."""
     stripped = line.strip()
     if not stripped:
         return False
+    if _PLACEHOLDER.search(stripped):
+        return True
     if len(stripped.split()) > _MAX_BOILERPLATE_WORDS:
         return False
     return bool(_BOILERPLATE.match(stripped))
@@ -151,17 +165,22 @@ def cut_trailing_section(lines: list[str]) -> list[str]:
 
     Only in the last half of the text, and only when what follows is mostly
     short lines (headlines, names, tags): a story that goes on in full
-    paragraphs after such a heading keeps them.
+    paragraphs after such a heading keeps them. An "About the author"
+    heading in the last 30% of the words is cut whatever follows (a bio).
     """
     content = [i for i, line in enumerate(lines) if line.strip()]
     if len(content) < 4:
         return lines
     words = [len(lines[i].split()) for i in content]
     total, seen = sum(words), 0
+    cut = len(lines)
     for j in range(len(content) - 1, 0, -1):
         seen += words[j]
         if seen > TAIL_SECTION_SHARE * total:
             break
+        if seen <= AUTHOR_SECTION_SHARE * total and _AUTHOR_HEADING.match(lines[content[j]].strip()):
+            cut = content[j]  # an earlier trailing section may still cut higher up
+            continue
         if not _SECTION_HEADING.match(lines[content[j]].strip()):
             continue
         rest = [lines[i] for i in content[j + 1 :]]
@@ -169,7 +188,7 @@ def cut_trailing_section(lines: list[str]) -> list[str]:
         prose_words = sum(len(line.split()) for line in rest if _is_prose_line(line))
         if prose_words < TAIL_PROSE_SHARE * rest_words or not rest_words:
             return lines[: content[j]]
-    return lines
+    return lines[:cut]
 
 
 def strip_tail_lines(lines: list[str]) -> list[str]:
@@ -188,8 +207,9 @@ def strip_tail_lines(lines: list[str]) -> list[str]:
 
 def clean_text(text: str, meta: PageMeta | None = None) -> str:
     """Remove boilerplate lines and collapse blank runs; keeps paragraph breaks."""
-    lines = strip_tail_lines(cut_trailing_section([line.rstrip() for line in text.splitlines()]))
-    kept = strip_head(strip_edges([line for line in lines if not is_boilerplate(line)]), meta)
+    lines = strip_tail_lines(cut_trailing_section([_SHARE_LABEL.sub("", line.rstrip()) for line in text.splitlines()]))
+    kept = drop_teasers(strip_head(strip_edges([line for line in lines if not is_boilerplate(line)]), meta))
+    kept = drop_repeated_passages(kept)
     out: list[str] = []
     for line in kept:
         if line.strip() or (out and out[-1].strip()):

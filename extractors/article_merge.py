@@ -15,7 +15,8 @@ _STRUCTURE = ("h2", "h3", "h4", "h5", "h6", "ul", "ol", "table")  # a list stand
 _NOT_PROSE = {"h2", "h3", "h4", "h5", "h6", "li"}  # neighbours that cannot place a block in the body
 NEIGHBOUR_MIN_WORDS = 8  # a neighbour this long is prose, and finding it in the text places the block in the body
 _PREFIX = 60  # characters compared; long enough to be unique, short enough to survive inline markup
-MAX_ADDED_SHARE = 1.0  # recall mode may at most double the text (more is a second story, not dropped headings)
+MAX_ADDED_SHARE = 1.0  # recall mode may at most double the text's prose (more is a second story, not dropped headings)
+_ITEM = ("- ", "| ")  # trafilatura's text for a list item and a table row
 
 
 def _norm(text: str) -> str:
@@ -61,8 +62,8 @@ def _is_subsequence(short: list[str], long: list[str]) -> bool:
 def merge_interior(text: str, recall: str) -> str:
     """`recall`'s lines from `text`'s first line to its last, when they hold all of `text` in order.
 
-    Anything else (other ends, reordered or rewritten lines, a text more than
-    doubled) returns `text` unchanged.
+    Anything else (other ends, reordered or rewritten lines, more new prose
+    than the text holds) returns `text` unchanged.
     """
     chosen = [_norm(line) for line in text.splitlines() if line.strip()]
     wider = [_norm(line) for line in recall.splitlines() if line.strip()]
@@ -77,8 +78,11 @@ def merge_interior(text: str, recall: str) -> str:
     if end < start or not _is_subsequence(chosen, interior):
         return text
     kept = set(chosen)
-    added = sum(len(line.split()) for line in interior if line not in kept)
-    if added == 0 or added > MAX_ADDED_SHARE * sum(len(line.split()) for line in chosen):
+    added = [line for line in interior if line not in kept]
+    # A second story between the chosen ends would be paragraphs; list items
+    # and table rows are the blocks this merge exists for, so they are not capped.
+    added_prose = sum(len(line.split()) for line in added if not line.startswith(_ITEM))
+    if not added or added_prose > MAX_ADDED_SHARE * sum(len(line.split()) for line in chosen):
         return text
     return "\n".join(interior)
 

@@ -15,6 +15,7 @@ from lxml.html import HtmlElement
 
 from .article_clean import clean_text
 from .article_layout import is_flattened_table, story_cell
+from .article_headings import restore_headings
 from .article_merge import dropped_inside_body, merge_interior
 from .article_paragraphs import prose_paragraphs
 from .metadata import PageMeta
@@ -29,6 +30,8 @@ _WORD = re.compile(r"\w+")
 _PROSE_XPATH = "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header)]"
 PROSE_MIN_WORDS = 20  # a paragraph this long is story text, not a caption or teaser
 SENTENCE_LINE_WORDS = 8  # lines shorter than this are menu entries, labels, credits
+BLOB_MIN_WORDS = 200
+BLOB_LINE_SHARE = 0.8  # one line holding more than this share of the words is not a structured text
 
 
 def _words(text: str) -> int:
@@ -38,6 +41,25 @@ def _words(text: str) -> int:
 def _trafilatura(tree: HtmlElement, url: str, **options: bool) -> str:
     text = trafilatura.extract(tree, url=url or None, **{**_BASE, **options})
     return text or ""
+
+
+class PageRuns:
+    """trafilatura's text for one page, each set of options run at most once.
+
+    Several checks may ask for the same mode (the small-share retry and the
+    body merge both want recall mode); trafilatura works on a copy of the
+    tree, so a second run would only repeat the first.
+    """
+
+    def __init__(self, tree: HtmlElement, url: str) -> None:
+        self.tree, self.url = tree, url
+        self._texts: dict[tuple[tuple[str, bool], ...], str] = {}
+
+    def text(self, **options: bool) -> str:
+        key = tuple(sorted(options.items()))
+        if key not in self._texts:
+            self._texts[key] = _trafilatura(self.tree, self.url, **options)
+        return self._texts[key]
 
 
 def unlinked_words(tree: HtmlElement) -> int:
@@ -68,7 +90,7 @@ def is_small_share(text: str, page_words: int) -> bool:
     return _words(text) < SMALL_SHARE * page_words
 
 
-def retry_when_small(text: str, tree: HtmlElement, url: str) -> str:
+def retry_when_small(text: str, runs: PageRuns) -> str:
     """Ask trafilatura again when fast mode kept a small share of the page.
 
     Full mode compares its pick with readability and jusText, which finds
@@ -76,17 +98,44 @@ def retry_when_small(text: str, tree: HtmlElement, url: str) -> str:
     When that is still small, recall mode keeps bodies trafilatura files
     as page chrome, e.g. a story inside an unclosed <header>.
     """
-    if not could_be_small_share(text, tree):
+    if not could_be_small_share(text, runs.tree):
         return text
-    page_words = unlinked_words(tree)
+    page_words = unlinked_words(runs.tree)
     if not is_small_share(text, page_words):
         return text
-    text = _trafilatura(tree, url, fast=False) or text
+    text = runs.text(fast=False) or text
     if is_small_share(text, page_words):
-        recall = _trafilatura(tree, url, favor_recall=True)
+        recall = runs.text(favor_recall=True)
         if _words(recall) > _words(text):
             text = recall
     return text
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def is_blob(text: str) -> bool:
+    """True when one line holds most of a long text: trafilatura fell back to the page's bare text."""
+    lines = _lines(text)
+    if not lines or max(map(len, lines)) < 0.5 * len(text):
+        return False  # cheap bound: no line is long enough to hold most of the words
+    words = _words(text)
+    return words >= BLOB_MIN_WORDS and max(_words(line) for line in lines) > BLOB_LINE_SHARE * words
+
+
+def restructure_blob(text: str, runs: PageRuns) -> str:
+    """Swap a one-line blob for full or recall mode's text when either kept the paragraphs.
+
+    When its extraction fails, trafilatura returns the body's bare text as
+    a single line: menus, captions and story run together and no line rule
+    can separate them. Another mode often finds the structured body; the
+    one with more lines wins, and only if it is not a blob itself.
+    """
+    if not is_blob(text):
+        return text
+    best = max((runs.text(fast=False), runs.text(favor_recall=True)), key=lambda t: len(_lines(t)))
+    return best if len(_lines(best)) > 1 and not is_blob(best) else text
 
 
 def prose_share(text: str) -> float:
@@ -127,12 +176,13 @@ def _pick_by_shape(first: str, *others: str) -> str:
 
 def main_text(tree: HtmlElement, url: str, meta: PageMeta) -> str:
     """The best article text found on the page ("" if none)."""
-    text = retry_when_small(_trafilatura(tree, url), tree, url)
+    runs = PageRuns(tree, url)
+    text = restructure_blob(retry_when_small(runs.text(), runs), runs)
     if not text or is_flattened_table(text):
         text = story_cell(tree) or text
     if text and prose_share(text) < 0.5:
         # Menus or link lists won: ask again, stricter and with trafilatura's own fallbacks.
-        text = _pick_by_shape(text, _trafilatura(tree, url, favor_precision=True), _trafilatura(tree, url, fast=False))
+        text = _pick_by_shape(text, runs.text(favor_precision=True), runs.text(fast=False))
     else:
         words = _words(text)
         if words < 0.6 * page_prose_words(tree):
@@ -140,5 +190,6 @@ def main_text(tree: HtmlElement, url: str, meta: PageMeta) -> str:
             if _words(paragraphs) >= 1.3 * words and covers(paragraphs, text):
                 text = paragraphs
     if dropped_inside_body(tree, text):
-        text = merge_interior(text, _trafilatura(tree, url, favor_recall=True))
+        text = merge_interior(text, runs.text(favor_recall=True))
+    text = restore_headings(tree, text)
     return clean_text(text, meta)

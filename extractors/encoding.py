@@ -4,11 +4,15 @@ Servers and `<meta charset>` lie often enough (UTF-8 pages labelled
 windows-1252, legacy Japanese pages with no label at all) that mojibake
 would otherwise reach drafts. Order: BOM, strict UTF-8, the declared
 charset if it decodes cleanly, then charset_normalizer's best guess.
+UTF-8 that a site's own software decoded once too often ("itâ€™s") is
+repaired (see `mojibake`).
 """
 from __future__ import annotations
 
 import codecs
 import re
+
+from .mojibake import looks_doubly_encoded, repair_mojibake
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -57,7 +61,7 @@ def decode_html(data: bytes | str) -> str:
     # Valid UTF-8 with non-ASCII bytes is almost never an accident.
     text = _strict(data, "utf-8")
     if text is not None:
-        return text
+        return repair_mojibake(text) if looks_doubly_encoded(data) else text
     declared = declared_charset(data)
     if declared and declared not in ("utf-8", "utf_8"):
         text = _strict(data, declared)

@@ -93,15 +93,48 @@ def test_decode_prefers_bom_and_valid_utf8() -> None:
     assert decode_html(b'<meta charset="iso-8859-1"><p>' + "Café ‘quoted’".encode("cp1252")).endswith("Café ‘quoted’")
 
 
+def _doubly(text: str, codec: str) -> bytes:
+    """UTF-8 bytes of `text` after one wrong decode as `codec`, as a mangled site serves them."""
+    return text.encode("utf-8").decode(codec).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        # windows-1252 and Latin-1 manglings of apostrophes, dashes and accents are undone
+        (_doubly("<p>It’s the team’s ‘best’ year — again…</p>", "cp1252"), "<p>It’s the team’s ‘best’ year — again…</p>"),
+        (_doubly("<p>It’s the team’s ‘best’ year — again…</p>", "latin-1"), "<p>It’s the team’s ‘best’ year — again…</p>"),
+        (_doubly("<p>Été à Zürich, café crème.</p>", "latin-1"), "<p>Été à Zürich, café crème.</p>"),
+        # one or two look-alike runs are left alone: a 3×\u00a04 grid, a quoted "Ã©"
+        ("<p>A 3×\u00a04 grid, 2×\u00a02 too.</p>".encode("utf-8"), "<p>A 3×\u00a04 grid, 2×\u00a02 too.</p>"),
+        ("<p>Mojibake such as “Ã©” is a decoding bug.</p>".encode("utf-8"), "<p>Mojibake such as “Ã©” is a decoding bug.</p>"),
+        # correct UTF-8 with many accents is unchanged
+        ("<p>Ça a été très, très réussi à São Paulo.</p>".encode("utf-8"), "<p>Ça a été très, très réussi à São Paulo.</p>"),
+    ],
+)
+def test_decode_repairs_doubly_decoded_utf8(data: bytes, expected: str) -> None:
+    assert decode_html(data) == expected
+
+
 @pytest.mark.parametrize(
     "line,dropped",
     [("Advertisement", True), ("Share on Facebook", True), ("Photo: Reuters", True), ("Copyright © 2025 Acme Inc. All rights reserved.", True),
      ("Sign up for our daily newsletter", True), ("Share prices fell sharply on Monday after the chipmaker cut its forecast for the year.", False),
-     ("Advertising revenue at the company rose 12 percent in the quarter, beating estimates from analysts.", False)],
+     ("Advertising revenue at the company rose 12 percent in the quarter, beating estimates from analysts.", False),
+     ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua.", True),
+     ("- Lorem ipsum 2", True),
+     ("CLICK HERE TO GET THE FOX NEWS APP", True), ("GET FOX BUSINESS ON THE GO BY CLICKING HERE", True),
+     ("Click here to read the council's full report on the harbour works and the new quay.", False)],
 )
 def test_boilerplate_lines(line: str, dropped: bool) -> None:
     text = f"First paragraph of the story with enough words to be a sentence.\n{line}\nLast paragraph."
     assert (line not in clean_text(text)) is dropped
+
+
+def test_share_label_dropped_from_a_quote() -> None:
+    quote = "Every harbour town lives by its tides, and ours is no exception."
+    text = f"First paragraph of the story with enough words to be a sentence.\n{quote}Click To Tweet\nLast paragraph."
+    assert clean_text(text).splitlines()[1] == quote
 
 
 def test_extract_many_keeps_order_and_handles_garbage() -> None:

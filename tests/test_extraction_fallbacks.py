@@ -14,11 +14,14 @@ import pytest
 
 from extractors.article import extract_article
 from extractors.article_clean import clean_text, cut_trailing_section, strip_tail_lines
+from extractors.article_headings import restore_headings
 from extractors.article_layout import is_flattened_table
 from extractors.article_merge import dropped_inside_body, merge_interior
 from extractors.article_paragraphs import prose_paragraphs
-from extractors.article_text import could_be_small_share, is_small_share, unlinked_words
-from lxml.html import document_fromstring
+from extractors.article_repeats import drop_repeated_passages
+from extractors.article_teasers import drop_teasers
+from extractors.article_text import PageRuns, could_be_small_share, is_blob, is_small_share, restructure_blob, unlinked_words
+from lxml.html import HtmlElement, document_fromstring
 
 PARAGRAPHS = Path(__file__).parent / "fixtures" / "paragraphs"
 PARAGRAPH_CASES = sorted(p.stem for p in PARAGRAPHS.glob("*.json"))
@@ -99,6 +102,8 @@ _TEASERS = ["Harbour car park to close", "New pontoon opens at the north quay", 
         # a trailing section of short lines after its heading: cut, heading included
         ([*_STORY, "Related articles", *_TEASERS], _STORY),
         ([*_STORY, "You may also like:", *_TEASERS], _STORY),
+        ([*_STORY, "Read This Next", *_TEASERS], _STORY),
+        ([*_STORY, "You'll Also Love", *_TEASERS], _STORY),
         ([*_STORY, "About the author", "Jane Doe", "Senior editor"], _STORY),
         ([*_STORY, "3 Comments", "Great read", "Thanks for this"], _STORY),
         # the story goes on in full paragraphs after the heading: kept
@@ -108,6 +113,12 @@ _TEASERS = ["Harbour car park to close", "New pontoon opens at the north quay", 
         # "See also" lists and references are content in the gold of the shared sets: not a trailing section
         ([*_STORY, "See also", *_TEASERS], [*_STORY, "See also", *_TEASERS]),
         ([*_STORY, "References", *_TEASERS], [*_STORY, "References", *_TEASERS]),
+        # an author box near the end is cut even though its bio is in full sentences
+        ([*_STORY, "About the Author", _STORY[0].replace("Paragraph 0 of the story", "Jane Doe is a harbour reporter who")], _STORY),
+        # the same heading earlier in the text, with more story after it: kept
+        ([*_STORY[:1], "About the author", *_STORY[1:]], [*_STORY[:1], "About the author", *_STORY[1:]]),
+        # a trailing section higher up still cuts from there
+        ([*_STORY, "Related articles", *_TEASERS, "About the author", "Jane Doe", "Senior editor"], _STORY),
     ],
 )
 def test_cut_trailing_section(lines: list[str], kept: list[str]) -> None:
@@ -132,8 +143,11 @@ _CHOSEN = ["Intro paragraph of the story.", "Middle paragraph of the story.", "L
         # reordered, or a chosen line missing: the chosen text stays
         ([_CHOSEN[1], _CHOSEN[0], "Extra", _CHOSEN[2]], _CHOSEN),
         ([_CHOSEN[0], "Extra", _CHOSEN[2]], _CHOSEN),
-        # more than doubled: a second story, not dropped headings
+        # more than doubled by prose: a second story, not dropped headings
         ([_CHOSEN[0], *["a long inserted line of other text here"] * 3, *_CHOSEN[1:]], _CHOSEN),
+        # more than doubled by list items and table rows: the story's own lists, taken over
+        ([_CHOSEN[0], *["- a long list item of the story itself"] * 3, "| a | table row |", *_CHOSEN[1:]],
+         [_CHOSEN[0], *["- a long list item of the story itself"] * 3, "| a | table row |", *_CHOSEN[1:]]),
     ],
 )
 def test_merge_interior(recall: list[str], expected: list[str]) -> None:
@@ -168,3 +182,128 @@ def test_credit_and_form_lines_dropped_at_the_end(tail: list[str], dropped: bool
     lines = [*_STORY, *tail]
     assert (strip_tail_lines(lines) == _STORY) is dropped
     assert strip_tail_lines([*tail[:1], *_STORY]) == [*tail[:1], *_STORY]  # never at the top
+
+
+@pytest.mark.parametrize(
+    ("lines", "kept"),
+    [
+        # a label and a few headlines inside the story, prose after them: cut
+        ([*_STORY[:2], "DON'T MISS", *_TEASERS, *_STORY[2:]], _STORY),
+        ([*_STORY[:2], "Most read in world news", *_TEASERS[:1], *_STORY[2:]], _STORY),
+        # no story prose after the block: left to the trailing-section rules
+        ([*_STORY, "DON'T MISS", *_TEASERS], [*_STORY, "DON'T MISS", *_TEASERS]),
+        # more headline lines than a teaser block holds: a section of the story
+        ([*_STORY[:2], "Trending", *(_TEASERS * 3), *_STORY[2:]], [*_STORY[:2], "Trending", *(_TEASERS * 3), *_STORY[2:]]),
+        # a label followed straight by prose is a heading of the story
+        ([*_STORY[:2], "More", *_STORY[2:]], [*_STORY[:2], "More", *_STORY[2:]]),
+        # one-line teasers anywhere in the text
+        ([*_STORY[:2], "Related: Harbour car park to close", *_STORY[2:]], _STORY),
+        ([*_STORY[:2], "[Related Stories: New pontoon opens at the north quay]", *_STORY[2:]], _STORY),
+        ([*_STORY[:2], "Also on harbournews.example Island school wins rowing cup", *_STORY[2:]], _STORY),
+        # the story's own further reading and asides stay
+        ([*_STORY, "Also read: How the harbour was rebuilt"], [*_STORY, "Also read: How the harbour was rebuilt"]),
+        ([*_STORY[:2], "(Related reading: the 1998 harbour report.)", *_STORY[2:]],
+         [*_STORY[:2], "(Related reading: the 1998 harbour report.)", *_STORY[2:]]),
+        ([*_STORY[:2], "Related to the vote, the council also approved a new budget for the quay and its lights.", *_STORY[2:]],
+         [*_STORY[:2], "Related to the vote, the council also approved a new budget for the quay and its lights.", *_STORY[2:]]),
+    ],
+)
+def test_teasers_inside_the_story(lines: list[str], kept: list[str]) -> None:
+    assert drop_teasers(lines) == kept
+
+
+def test_page_runs_run_each_mode_once() -> None:
+    prose = " ".join(f"Sentence {i} of the harbour story is long enough to be kept by every mode." for i in range(12))
+    tree = document_fromstring(f"<html><body><article><h1>Harbour</h1><p>{prose}</p><p>{prose}</p></article></body></html>")
+    runs = PageRuns(tree, "https://harbour.example/story")
+    recall = runs.text(favor_recall=True)
+    assert "Sentence 3 of the harbour story" in recall
+    assert runs.text(favor_recall=True) is recall  # the same result, not a second run
+    assert runs.text() == runs.text(fast=True)  # fast mode is the base options
+    assert runs.text(fast=False) is not runs.text()  # another mode is its own run
+
+
+_LABELS = ["Pre-workout meal", "Eat 60 minutes before", "Asparagus and eggs"]
+_BODY = [f"Paragraph {i} of the story says something long enough to be read as prose by anyone who opens it." for i in range(7)]
+
+
+@pytest.mark.parametrize(
+    ("lines", "kept"),
+    [
+        # the whole body rendered twice: the second copy goes
+        ([*_BODY, *_BODY], _BODY),
+        (["Intro line", *_BODY, "Join our newsletter", *_BODY[1:]], ["Intro line", *_BODY, "Join our newsletter"]),
+        # repeated short labels (two sections of the same plan): kept
+        ([*_LABELS, _STORY[0], *_LABELS, _STORY[1]], [*_LABELS, _STORY[0], *_LABELS, _STORY[1]]),
+        # one repeated paragraph (a chorus, a repeated call-out): kept
+        ([_STORY[0], _STORY[1], _STORY[0], _STORY[2]], [_STORY[0], _STORY[1], _STORY[0], _STORY[2]]),
+        # a repeated run too short in prose to be a copied body: kept
+        ([*_STORY[:2], "Break", *_STORY[:2]], [*_STORY[:2], "Break", *_STORY[:2]]),
+    ],
+)
+def test_repeated_passages(lines: list[str], kept: list[str]) -> None:
+    assert drop_repeated_passages(lines) == kept
+
+
+_P1 = "The harbour opened in 1902 and has handled the island's ferries ever since."
+_P2 = "Its north quay was rebuilt after the storm of 1987 with money from the county."
+_P3 = "Today the harbour board plans a second pontoon for the summer ferries."
+
+
+def _page(section: str) -> HtmlElement:
+    return document_fromstring(f"<html><body><article><p>{_P1}</p>{section}</article></body></html>")
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        # a heading alone in its wrapper, then its paragraph: put back before that paragraph
+        (f'<div class="title-wrapper"><h2>The storm</h2></div><p>{_P2}</p><p>{_P3}</p>', [_P1, "The storm", _P2, _P3]),
+        # spacer paragraphs around the heading do not hide its paragraph
+        (f"<p>\u200d</p><h3>The storm</h3><p>\u200d</p><div><p>{_P2}</p></div><p>{_P3}</p>", [_P1, "The storm", _P2, _P3]),
+        # already in the text, even spelt with other spacing: not added twice
+        (f"<h2>The  storm</h2><p>{_P2}</p><p>{_P3}</p>", [_P1, "The storm", _P2, _P3]),
+        # a heading inside a link or a list item is a teaser card; one in an <aside> is chrome
+        (f'<a href="/storm"><h3>The storm</h3></a><p>{_P2}</p><p>{_P3}</p>', [_P1, _P2, _P3]),
+        (f"<ul><li><h3>The storm</h3></li></ul><p>{_P2}</p><p>{_P3}</p>", [_P1, _P2, _P3]),
+        (f"<aside><h3>The storm</h3><p>{_P2}</p></aside><p>{_P3}</p>", [_P1, _P2, _P3]),
+        # the block after the heading is not in the text: nothing to attach it to
+        (f"<h2>Further reading</h2><p>Another story about ferries that the text does not hold at all.</p><p>{_P3}</p>",
+         [_P1, _P2, _P3]),
+    ],
+)
+def test_restore_headings(section: str, expected: list[str]) -> None:
+    text = "\n".join([_P1, _P2, _P3]) if "The  storm" not in section else "\n".join([_P1, "The storm", _P2, _P3])
+    assert restore_headings(_page(section), text).splitlines() == expected
+
+
+def test_restore_headings_never_before_the_first_line() -> None:
+    tree = document_fromstring(f"<html><body><h2>Site news</h2><p>{_P1}</p><p>{_P2}</p></body></html>")
+    assert restore_headings(tree, f"{_P1}\n{_P2}") == f"{_P1}\n{_P2}"
+
+
+_BLOB = " ".join(f"Menu Home News Sentence {i} of the harbour story runs into the captions and the footer." for i in range(20))
+
+
+@pytest.mark.parametrize(
+    ("text", "blob"),
+    [
+        (_BLOB, True),
+        (f"Harbour news\n{_BLOB}", True),  # a short line beside it does not make it structured
+        ("\n".join(_BLOB.split(". ")), False),  # the same words in paragraphs
+        (" ".join(_BLOB.split()[:150]), False),  # too short to judge
+    ],
+)
+def test_is_blob(text: str, blob: bool) -> None:
+    assert is_blob(text) is blob
+
+
+def test_restructure_blob_takes_a_mode_that_kept_the_paragraphs() -> None:
+    paragraphs = [f"Paragraph {i} of the harbour story is long enough to be kept by every mode of extraction." for i in range(8)]
+    tree = document_fromstring("<html><body><article>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>")
+    runs = PageRuns(tree, "https://harbour.example/story")
+    blob = " ".join(["Home News Sport", *paragraphs, "Contact us"] * 2)
+    restructured = restructure_blob(blob, runs)
+    assert restructured.splitlines()[:2] == paragraphs[:2]
+    structured = "\n".join(paragraphs)
+    assert restructure_blob(structured, runs) is structured  # not a blob: left alone
