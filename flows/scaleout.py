@@ -9,6 +9,7 @@ Cluster and draft stay single tasks that read and write only through the databas
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Sequence
 
 from prefect import flow, task, unmapped
@@ -78,11 +79,15 @@ def batched(values: Sequence[Any], size: int) -> list[list[Any]]:
 
 @task(name="collect-batch", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def collect_batch_task(settings: Settings, day: str, names: list[str], force: bool) -> dict[str, Any]:
+    """A batch reports where it ran, its worker's peak memory and its CPU seconds (summed over the
+    batches): a worker's cost per item then shows apart from how many idle cores the machine had."""
+    cpu = time.process_time()
     db = Database(settings.database_url)
     try:
         ctx = Context(settings=settings, db=db, parse_workers=1)
         stats = pipeline.collect_stage(ctx, day, names, force=force)
-        return stats | {"notes": list(ctx.notes), "workers": [holder_id()], "peak_rss_mb": [[holder_id(), _peak_mb()]]}
+        return stats | {"notes": list(ctx.notes), "workers": [holder_id()], "peak_rss_mb": [[holder_id(), _peak_mb()]],
+                        "worker_cpu_s": time.process_time() - cpu}
     finally:
         db.dispose()
 
@@ -90,6 +95,7 @@ def collect_batch_task(settings: Settings, day: str, names: list[str], force: bo
 @task(name="extract-batch", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def extract_batch_task(settings: Settings, ids: list[int], force: bool) -> dict[str, Any]:
     """A retried batch (a worker died mid-batch) skips what its first try already saved."""
+    cpu = time.process_time()
     db = Database(settings.database_url)
     try:
         with db.session() as s:
@@ -98,7 +104,7 @@ def extract_batch_task(settings: Settings, ids: list[int], force: bool) -> dict[
                 done = pipeline.saved_article_ids(s, ids)
                 todo = [t for t in todo if t.id not in done]
         return pipeline.extract_pages(Context(settings=settings, db=db, parse_workers=1), todo) | {
-            "workers": [holder_id()], "peak_rss_mb": [[holder_id(), _peak_mb()]]}
+            "workers": [holder_id()], "peak_rss_mb": [[holder_id(), _peak_mb()]], "worker_cpu_s": time.process_time() - cpu}
     finally:
         db.dispose()
 
