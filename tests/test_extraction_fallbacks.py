@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from extractors.article import extract_article
+from extractors.article_captions import strip_caption
 from extractors.article_clean import clean_text, cut_trailing_section, strip_tail_lines
 from extractors.article_headings import restore_headings
 from extractors.article_layout import is_flattened_table
@@ -307,3 +308,37 @@ def test_restructure_blob_takes_a_mode_that_kept_the_paragraphs() -> None:
     assert restructured.splitlines()[:2] == paragraphs[:2]
     structured = "\n".join(paragraphs)
     assert restructure_blob(structured, runs) is structured  # not a blob: left alone
+
+
+_BLURB = ("Most plug-in hybrids can be charged overnight at a regular household outlet using the cable that comes "
+          "with the car, and many owners never need a public charger at all during a normal working week.")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # a short description closed by a photo credit: the caption goes
+        ("The harbour wall after the storm, seen from the ferry. Photo: Jane Doe", None),
+        ("The old mill is now a museum. Photo by: 'Ann Lee'.", None),
+        ("A portrait of the mayor in 2004 (Picture credit: Getty)", None),
+        ("You can pitch a tent almost anywhere along the trail. Credit: Sam Reed", None),
+        # a short line naming a stock agency, and labels pointing at the picture
+        ("SolStock/E+ via Getty Images", None),
+        ("Image used under license from Shutterstock", None),
+        ("Above: the ridge trail in early spring", None),
+        ("Left: the old bridge. Right: the new one.", None),
+        # a long blurb closed by a credit: the text stays, the credit goes
+        (f"{_BLURB} Photo: Consumer Reports", _BLURB),
+        # prose, a credit-like phrase inside a sentence, a sum after "credit:", a short credited label
+        ("The council voted on Tuesday to keep the tram line open until the end of the year.", ""),
+        ("Families can claim the child tax credit: up to 2,000 dollars a child this year.", ""),
+        ("She said the photo: a blurred shot of the pier, was taken in 1972 by her father.", ""),
+        ("Cover photo: Getty", ""),
+        ("The new stadium is expected to open in 2027 and hold 40,000 fans.", ""),
+    ],
+)
+def test_image_captions_dropped_and_blurb_credits_stripped(line: str, expected: str | None) -> None:
+    want = line if expected == "" else expected
+    assert strip_caption(line) == want
+    kept = clean_text("\n".join([*_BODY[:3], line, *_BODY[3:]]))
+    assert kept.splitlines() == [*_BODY[:3], *([want] if want is not None else []), *_BODY[3:]]
