@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from .article_captions import strip_captions
+from .article_pitches import is_newsletter_pitch
 from .article_repeats import drop_repeated_passages
 from .article_teasers import drop_teasers
 from .metadata import PageMeta
@@ -209,7 +210,8 @@ def strip_tail_lines(lines: list[str]) -> list[str]:
 def clean_text(text: str, meta: PageMeta | None = None) -> str:
     """Remove boilerplate lines and collapse blank runs; keeps paragraph breaks."""
     lines = strip_tail_lines(cut_trailing_section([_SHARE_LABEL.sub("", line.rstrip()) for line in text.splitlines()]))
-    kept = drop_teasers(strip_head(strip_edges(strip_captions([line for line in lines if not is_boilerplate(line)])), meta))
+    body = [line for line in lines if not (is_boilerplate(line) or is_newsletter_pitch(line))]
+    kept = drop_teasers(strip_head(strip_edges(strip_captions(body)), meta))
     kept = drop_repeated_passages(kept)
     out: list[str] = []
     for line in kept:

@@ -14,6 +14,7 @@ import pytest
 
 from extractors.article import extract_article
 from extractors.article_captions import strip_caption
+from extractors.article_pitches import is_newsletter_pitch
 from extractors.article_clean import clean_text, cut_trailing_section, strip_tail_lines
 from extractors.article_headings import restore_headings
 from extractors.article_layout import is_flattened_table
@@ -342,3 +343,25 @@ def test_image_captions_dropped_and_blurb_credits_stripped(line: str, expected: 
     assert strip_caption(line) == want
     kept = clean_text("\n".join([*_BODY[:3], line, *_BODY[3:]]))
     assert kept.splitlines() == [*_BODY[:3], *([want] if want is not None else []), *_BODY[3:]]
+
+
+@pytest.mark.parametrize(
+    ("line", "dropped"),
+    [
+        # a sign-up box between the paragraphs: the call, the inbox promise, the confirmation
+        ("Sign up for our newsletter for the best of the city, every Thursday morning.", True),
+        ("Get the latest updates right in your inbox. Subscribe to our daily newsletters.", True),
+        ("Expert advice and our favourite products dropped right in your inbox.", True),
+        ("Click here to subscribe to The Harbour Weekly newsletter", True),
+        ("Awesome, you're subscribed!", True),
+        # story text about newsletters, and tips in a list: kept
+        ("The newsletter is edited by a former reporter and is read by more than 30,000 subscribers.", False),
+        ("- Follow the trade press and subscribe to industry newsletters to stay up to date.", False),
+        ("Readers who sign up for the trial can cancel within a week without paying anything.", False),
+        ("Join the queue early: the ferry to the island fills up by nine on summer weekends.", False),
+    ],
+)
+def test_newsletter_box_lines_dropped_inside_the_body(line: str, dropped: bool) -> None:
+    assert is_newsletter_pitch(line) is dropped
+    kept = clean_text("\n".join([*_BODY[:3], line, *_BODY[3:]])).splitlines()
+    assert kept == [*_BODY[:3], *([] if dropped else [line]), *_BODY[3:]]

@@ -1,0 +1,32 @@
+"""Recognise newsletter sign-up boxes that sit inside the article body.
+
+Sites put a sign-up box between the paragraphs or under the story ("Sign
+up for our newsletter for the best of the city", "Get the latest updates
+right in your inbox"). Its lines are sentences, so the short-line
+boilerplate shapes miss them; they are told from story text that talks
+about newsletters by their form: a line that opens with the call itself,
+or promises delivery to the reader's inbox. List items are left alone
+(a list of tips may well say "subscribe to industry newsletters").
+"""
+from __future__ import annotations
+
+import re
+
+_TOPIC = re.compile(r"\b(newsletters?|inbox|mailing list|e-?mail list|emails)\b", re.I)
+_CALL = re.compile(r"^(click here to |be sure to |don'?t forget to )?(sign(ing)? up|subscribe|join|get|receive|enter your)\b", re.I)
+_TO_INBOX = re.compile(r"\b(delivered|straight|right|directly|dropped)( right)? (to|in|into) your inbox\b", re.I)
+_SUBSCRIBED = re.compile(r"^\W*(awesome|great|success|thanks?( you)?)\W+(you('re| are)|you've been) (now )?(subscribed|signed up)\W*$", re.I)
+_MAX_WORDS = 40  # a sign-up box's line; longer lines are paragraphs about the topic
+_LIST_MARKS = ("-", "*", "•")
+
+
+def is_newsletter_pitch(line: str) -> bool:
+    """True for a sign-up box line: the call to subscribe, an inbox promise, the "you're subscribed" message."""
+    text = line.strip()
+    if not text:
+        return False
+    if _SUBSCRIBED.match(text):
+        return True
+    if len(text.split()) > _MAX_WORDS or text.startswith(_LIST_MARKS) or not _TOPIC.search(text):
+        return False
+    return bool(_CALL.match(text) or _TO_INBOX.search(text))
