@@ -52,7 +52,7 @@ _DATE = rf"(\w+\.?,?\s+)?({_MONTH}\s+\d{{1,2}}(st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2
 _EDGE_SHAPES = (
     rf"((last\s+)?(updated|published|posted|modified|date)(\s+on)?\s*:?\s*)?{_DATE}([\s,|at-]+\d{{1,2}}[:.]\d{{2}}(\s*[ap]\.?m\.?)?(\s*[a-z]{{2,4}})?)?",
     r"by\s+[\w.'-]+(\s+[\w.'-]+){0,3}(\s*[-—–|,]\s*\d+\s+min(ute)?s?\s+read)?",
-    r"\d+\s+min(ute)?s?\s+read|reading time\s*:?.{0,20}",
+    r"(.{0,40}[•|·]\s*)?\d+\s*min(ute)?s?\.?\s+read|reading time\s*:?.{0,20}",
     r"table of contents?|contents|in this article|jump to",
     r"(this|the) (article|post|page|story) (contains|may contain|includes) affiliate links.*",
     r"(products|items) (are|were) (chosen|selected) independently.*",

@@ -16,16 +16,22 @@ _TOPIC = re.compile(r"\b(newsletters?|inbox|mailing list|e-?mail list|emails)\b"
 _CALL = re.compile(r"^(click here to |be sure to |don'?t forget to )?(sign(ing)? up|subscribe|join|get|receive|enter your)\b", re.I)
 _TO_INBOX = re.compile(r"\b(delivered|straight|right|directly|dropped)( right)? (to|in|into) your inbox\b", re.I)
 _SUBSCRIBED = re.compile(r"^\W*(awesome|great|success|thanks?( you)?)\W+(you('re| are)|you've been) (now )?(subscribed|signed up)\W*$", re.I)
+# The form's own fields and fine print: "Enter your email:", "First name (optional)".
+_FORM = re.compile(
+    r"^(enter (your )?e-?mail( address)?( here)?|your e-?mail( address)?|e-?mail address|first name|last name"
+    r"|by (entering|submitting|providing) your e-?mail.*|déjà vu! we already have this email.*)\s*(\(optional\))?\s*[:*.]?$",
+    re.I,
+)
 _MAX_WORDS = 40  # a sign-up box's line; longer lines are paragraphs about the topic
 _LIST_MARKS = ("-", "*", "•")
 
 
 def is_newsletter_pitch(line: str) -> bool:
-    """True for a sign-up box line: the call to subscribe, an inbox promise, the "you're subscribed" message."""
+    """True for a sign-up box line: the call, an inbox promise, a form field, the "you're subscribed" message."""
     text = line.strip()
     if not text:
         return False
-    if _SUBSCRIBED.match(text):
+    if _SUBSCRIBED.match(text) or _FORM.match(text):
         return True
     if len(text.split()) > _MAX_WORDS or text.startswith(_LIST_MARKS) or not _TOPIC.search(text):
         return False

@@ -79,6 +79,7 @@ _BODY = [f"Paragraph {i} of the story says something long enough to be read as p
     ("line", "dropped"),
     [("Last updated: April 21, 2025", True), ("By Rick Steves", True), ("by Jacob Trussell—10 min read", True),
      ("UPDATED: Tue., Nov. 19, 2019", True), ("5 min read", True), ("Table of Contents", True),
+     ("3 MIN. READ", True), ("Jun 08, 2023 • 11 Minute Read", True), ("- 2 min read", True),
      ("This article contains affiliate links that may earn us a commission at no extra cost to you.", True),
      ("By the end of the week the council had voted to keep the tram line open.", False),
      ("The meeting was held on July 29, 2025 in Paris.", False)],
@@ -354,6 +355,9 @@ def test_image_captions_dropped_and_blurb_credits_stripped(line: str, expected: 
         ("Expert advice and our favourite products dropped right in your inbox.", True),
         ("Click here to subscribe to The Harbour Weekly newsletter", True),
         ("Awesome, you're subscribed!", True),
+        ("Enter your email:", True),
+        ("First Name (optional):", True),
+        ("By entering your email, you agree to receive our emails and accept our Terms and Privacy Policy.", True),
         # story text about newsletters, and tips in a list: kept
         ("The newsletter is edited by a former reporter and is read by more than 30,000 subscribers.", False),
         ("- Follow the trade press and subscribe to industry newsletters to stay up to date.", False),
