@@ -28,6 +28,11 @@ _MAX_CAPTION_WORDS = 30  # longer text before a credit is a blurb: keep it, drop
 # A stock agency's name on a short line is a credit, whatever wording surrounds it.
 _AGENCY = re.compile(r"\b(?:getty images|shutterstock|istock(?:photo)?|thinkstock)\b", re.I)
 _AGENCY_MAX_WORDS = 8
+# A credit line of its own that the boilerplate shapes ("Photo by ...", "Image: ...") miss.
+_CREDIT_LINE = re.compile(
+    r"^\(?(?:(?:photo|image|picture|photograph|illustration)s?\s+(?:from|courtesy(?: of)?)|courtesy of)\s+\S", re.I
+)
+_CREDIT_LINE_MAX_WORDS = 12
 # A label that points at the picture: "Above: ...", "Left: ... Right: ...", "Pictured: ...".
 _POINTER = re.compile(r"^(?:above|below|left|right|pictured|clockwise from (?:top )?left)\s*:\s*\w", re.I)
 _WORD = re.compile(r"\w+")
@@ -37,12 +42,15 @@ def strip_caption(line: str) -> str | None:
     """None for an image caption; the line without its photo credit for a long blurb; else the line.
 
     Captions: a description closed by a credit, a short line naming a
-    stock agency, a label pointing at the picture.
+    stock agency, a short "Image from ..." / "Photo courtesy of ..." credit,
+    a label pointing at the picture.
     """
     text = line.strip()
     if not text:
         return line
     if _POINTER.match(text) or (_AGENCY.search(text) and len(text.split()) <= _AGENCY_MAX_WORDS):
+        return None
+    if _CREDIT_LINE.match(text) and len(text.split()) <= _CREDIT_LINE_MAX_WORDS:
         return None
     match = _CREDIT_AT_END.match(text) if ":" in text else None
     if not match:

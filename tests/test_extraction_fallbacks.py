@@ -327,6 +327,8 @@ _BLURB = ("Most plug-in hybrids can be charged overnight at a regular household 
         # a short line naming a stock agency, and labels pointing at the picture
         ("SolStock/E+ via Getty Images", None),
         ("Image used under license from Shutterstock", None),
+        ("Image from Mary's April 2024 review.", None),
+        ("Photo Courtesy of the Harbour Museum", None),
         ("Above: the ridge trail in early spring", None),
         ("Left: the old bridge. Right: the new one.", None),
         # a long blurb closed by a credit: the text stays, the credit goes
@@ -336,6 +338,7 @@ _BLURB = ("Most plug-in hybrids can be charged overnight at a regular household 
         ("Families can claim the child tax credit: up to 2,000 dollars a child this year.", ""),
         ("She said the photo: a blurred shot of the pier, was taken in 1972 by her father.", ""),
         ("Cover photo: Getty", ""),
+        ("Courtesy of the neighbours, the street party went on until two in the morning and nobody complained at all.", ""),
         ("The new stadium is expected to open in 2027 and hold 40,000 fans.", ""),
     ],
 )
