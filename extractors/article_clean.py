@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from .article_captions import strip_captions
-from .article_pitches import is_newsletter_pitch
+from .article_pitches import is_call_to_action
 from .article_repeats import drop_repeated_passages
 from .article_teasers import drop_teasers
 from .metadata import PageMeta
@@ -36,6 +36,8 @@ _BOILERPLATE_SHAPES = (
     r".{0,80}all rights reserved\.?",
     r"write to .{0,60}\bat\s+\S+@\S+",
     r"click here to (get|download) (the|our) .{0,40}\bapp|get .{0,40} on the go by clicking here",
+    # a metadata label whose value the template put on another line ("Written by", "Last updated on:")
+    r"((originally )?published( on)?|(last )?updated( on)?|written by|posted (on|in|by)|author)\s*:?",
 )
 _BOILERPLATE = re.compile(r"^(" + "|".join(_BOILERPLATE_SHAPES) + r")\s*[.!]?\s*$", re.I)
 _MAX_BOILERPLATE_WORDS = 16
@@ -210,7 +212,7 @@ def strip_tail_lines(lines: list[str]) -> list[str]:
 def clean_text(text: str, meta: PageMeta | None = None) -> str:
     """Remove boilerplate lines and collapse blank runs; keeps paragraph breaks."""
     lines = strip_tail_lines(cut_trailing_section([_SHARE_LABEL.sub("", line.rstrip()) for line in text.splitlines()]))
-    body = [line for line in lines if not (is_boilerplate(line) or is_newsletter_pitch(line))]
+    body = [line for line in lines if not (is_boilerplate(line) or is_call_to_action(line))]
     kept = drop_teasers(strip_head(strip_edges(strip_captions(body)), meta))
     kept = drop_repeated_passages(kept)
     out: list[str] = []

@@ -14,7 +14,7 @@ import pytest
 
 from extractors.article import extract_article
 from extractors.article_captions import strip_caption
-from extractors.article_pitches import is_newsletter_pitch
+from extractors.article_pitches import is_call_to_action
 from extractors.article_clean import clean_text, cut_trailing_section, strip_tail_lines
 from extractors.article_headings import restore_headings
 from extractors.article_layout import is_flattened_table
@@ -359,6 +359,15 @@ def test_image_captions_dropped_and_blurb_credits_stripped(line: str, expected: 
         ("Click here to subscribe to The Harbour Weekly newsletter", True),
         ("Awesome, you're subscribed!", True),
         ("Enter your email:", True),
+        ("Follow me on Instagram for new recipes every week, along with the old favourites!", True),
+        ("*** Follow us on Mastodon, YouTube or Facebook for a daily moment of harbour news ***", True),
+        ("Follow Jane Doe on Mastodon for more from the harbour beat.", False),
+        # button labels alone on their line; with a colon the line introduces a list
+        ("Read More", True),
+        ("Book a demo →", True),
+        ("Back to top", True),
+        ("Learn more:", False),
+        ("Read more about the harbour's history in our archive of old ferry timetables.", False),
         ("First Name (optional):", True),
         ("By entering your email, you agree to receive our emails and accept our Terms and Privacy Policy.", True),
         # story text about newsletters, and tips in a list: kept
@@ -368,7 +377,18 @@ def test_image_captions_dropped_and_blurb_credits_stripped(line: str, expected: 
         ("Join the queue early: the ferry to the island fills up by nine on summer weekends.", False),
     ],
 )
-def test_newsletter_box_lines_dropped_inside_the_body(line: str, dropped: bool) -> None:
-    assert is_newsletter_pitch(line) is dropped
+def test_calls_to_action_dropped_inside_the_body(line: str, dropped: bool) -> None:
+    assert is_call_to_action(line) is dropped
+    kept = clean_text("\n".join([*_BODY[:3], line, *_BODY[3:]])).splitlines()
+    assert kept == [*_BODY[:3], *([] if dropped else [line]), *_BODY[3:]]
+
+
+@pytest.mark.parametrize(
+    ("line", "dropped"),
+    [("Written by", True), ("Last updated on:", True), ("PUBLISHED", True), ("Author", True),
+     ("Written by a harbour pilot, the guide covers every berth on the river.", False),
+     ("Updated figures from the port show a fall in traffic.", False)],
+)
+def test_metadata_labels_without_their_value_dropped(line: str, dropped: bool) -> None:
     kept = clean_text("\n".join([*_BODY[:3], line, *_BODY[3:]])).splitlines()
     assert kept == [*_BODY[:3], *([] if dropped else [line]), *_BODY[3:]]
