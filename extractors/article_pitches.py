@@ -22,7 +22,7 @@ _SUBSCRIBED = re.compile(r"^\W*(awesome|great|success|thanks?( you)?)\W+(you('re
 # The form's own fields and fine print: "Enter your email:", "First name (optional)".
 _FORM = re.compile(
     r"^(enter (your )?e-?mail( address)?( here)?|your e-?mail( address)?|e-?mail address|first name|last name"
-    r"|by (entering|submitting|providing) your e-?mail.*|déjà vu! we already have this email.*)\s*(\(optional\))?\s*[:*.]?$",
+    r"|by (entering|submitting|providing) your e-?mail.*|.{0,20}\bwe already have (this|your) e-?mail\b.{0,40})\s*(\(optional\))?\s*[:*.]?$",
     re.I,
 )
 # The site or the author asking to be followed; a named person ("Follow Jane on X") may be a

@@ -369,6 +369,8 @@ def test_image_captions_dropped_and_blurb_credits_stripped(line: str, expected: 
         ("Learn more:", False),
         ("Read more about the harbour's history in our archive of old ferry timetables.", False),
         ("First Name (optional):", True),
+        ("Oops! We already have this email. Try another?", True),
+        ("We already have your email on file, the clerk said, and the booking for the ferry was confirmed the next day.", False),
         ("By entering your email, you agree to receive our emails and accept our Terms and Privacy Policy.", True),
         # story text about newsletters, and tips in a list: kept
         ("The newsletter is edited by a former reporter and is read by more than 30,000 subscribers.", False),
