@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from .article_captions import strip_captions
+from .article_pitches import is_call_to_action
 from .article_repeats import drop_repeated_passages
 from .article_teasers import drop_teasers
 from .metadata import PageMeta
@@ -34,6 +36,8 @@ _BOILERPLATE_SHAPES = (
     r".{0,80}all rights reserved\.?",
     r"write to .{0,60}\bat\s+\S+@\S+",
     r"click here to (get|download) (the|our) .{0,40}\bapp|get .{0,40} on the go by clicking here",
+    # a metadata label whose value the template put on another line ("Written by", "Last updated on:")
+    r"((originally )?published( on)?|(last )?updated( on)?|written by|posted (on|in|by)|author)\s*:?",
 )
 _BOILERPLATE = re.compile(r"^(" + "|".join(_BOILERPLATE_SHAPES) + r")\s*[.!]?\s*$", re.I)
 _MAX_BOILERPLATE_WORDS = 16
@@ -50,7 +54,7 @@ _DATE = rf"(\w+\.?,?\s+)?({_MONTH}\s+\d{{1,2}}(st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2
 _EDGE_SHAPES = (
     rf"((last\s+)?(updated|published|posted|modified|date)(\s+on)?\s*:?\s*)?{_DATE}([\s,|at-]+\d{{1,2}}[:.]\d{{2}}(\s*[ap]\.?m\.?)?(\s*[a-z]{{2,4}})?)?",
     r"by\s+[\w.'-]+(\s+[\w.'-]+){0,3}(\s*[-—–|,]\s*\d+\s+min(ute)?s?\s+read)?",
-    r"\d+\s+min(ute)?s?\s+read|reading time\s*:?.{0,20}",
+    r"(.{0,40}[•|·]\s*)?\d+\s*min(ute)?s?\.?\s+read|reading time\s*:?.{0,20}",
     r"table of contents?|contents|in this article|jump to",
     r"(this|the) (article|post|page|story) (contains|may contain|includes) affiliate links.*",
     r"(products|items) (are|were) (chosen|selected) independently.*",
@@ -208,7 +212,8 @@ def strip_tail_lines(lines: list[str]) -> list[str]:
 def clean_text(text: str, meta: PageMeta | None = None) -> str:
     """Remove boilerplate lines and collapse blank runs; keeps paragraph breaks."""
     lines = strip_tail_lines(cut_trailing_section([_SHARE_LABEL.sub("", line.rstrip()) for line in text.splitlines()]))
-    kept = drop_teasers(strip_head(strip_edges([line for line in lines if not is_boilerplate(line)]), meta))
+    body = [line for line in lines if not (is_boilerplate(line) or is_call_to_action(line))]
+    kept = drop_teasers(strip_head(strip_edges(strip_captions(body)), meta))
     kept = drop_repeated_passages(kept)
     out: list[str] = []
     for line in kept:

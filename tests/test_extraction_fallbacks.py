@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from extractors.article import extract_article
+from extractors.article_captions import strip_caption
+from extractors.article_pitches import is_call_to_action
 from extractors.article_clean import clean_text, cut_trailing_section, strip_tail_lines
 from extractors.article_headings import restore_headings
 from extractors.article_layout import is_flattened_table
@@ -77,6 +79,7 @@ _BODY = [f"Paragraph {i} of the story says something long enough to be read as p
     ("line", "dropped"),
     [("Last updated: April 21, 2025", True), ("By Rick Steves", True), ("by Jacob Trussell—10 min read", True),
      ("UPDATED: Tue., Nov. 19, 2019", True), ("5 min read", True), ("Table of Contents", True),
+     ("3 MIN. READ", True), ("Jun 08, 2023 • 11 Minute Read", True), ("- 2 min read", True),
      ("This article contains affiliate links that may earn us a commission at no extra cost to you.", True),
      ("By the end of the week the council had voted to keep the tram line open.", False),
      ("The meeting was held on July 29, 2025 in Paris.", False)],
@@ -307,3 +310,87 @@ def test_restructure_blob_takes_a_mode_that_kept_the_paragraphs() -> None:
     assert restructured.splitlines()[:2] == paragraphs[:2]
     structured = "\n".join(paragraphs)
     assert restructure_blob(structured, runs) is structured  # not a blob: left alone
+
+
+_BLURB = ("Most plug-in hybrids can be charged overnight at a regular household outlet using the cable that comes "
+          "with the car, and many owners never need a public charger at all during a normal working week.")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # a short description closed by a photo credit: the caption goes
+        ("The harbour wall after the storm, seen from the ferry. Photo: Jane Doe", None),
+        ("The old mill is now a museum. Photo by: 'Ann Lee'.", None),
+        ("A portrait of the mayor in 2004 (Picture credit: Getty)", None),
+        ("You can pitch a tent almost anywhere along the trail. Credit: Sam Reed", None),
+        # a short line naming a stock agency, and labels pointing at the picture
+        ("SolStock/E+ via Getty Images", None),
+        ("Image used under license from Shutterstock", None),
+        ("Image from Mary's April 2024 review.", None),
+        ("Photo Courtesy of the Harbour Museum", None),
+        ("Above: the ridge trail in early spring", None),
+        ("Left: the old bridge. Right: the new one.", None),
+        # a long blurb closed by a credit: the text stays, the credit goes
+        (f"{_BLURB} Photo: Consumer Reports", _BLURB),
+        # prose, a credit-like phrase inside a sentence, a sum after "credit:", a short credited label
+        ("The council voted on Tuesday to keep the tram line open until the end of the year.", ""),
+        ("Families can claim the child tax credit: up to 2,000 dollars a child this year.", ""),
+        ("She said the photo: a blurred shot of the pier, was taken in 1972 by her father.", ""),
+        ("Cover photo: Getty", ""),
+        ("Courtesy of the neighbours, the street party went on until two in the morning and nobody complained at all.", ""),
+        ("The new stadium is expected to open in 2027 and hold 40,000 fans.", ""),
+    ],
+)
+def test_image_captions_dropped_and_blurb_credits_stripped(line: str, expected: str | None) -> None:
+    want = line if expected == "" else expected
+    assert strip_caption(line) == want
+    kept = clean_text("\n".join([*_BODY[:3], line, *_BODY[3:]]))
+    assert kept.splitlines() == [*_BODY[:3], *([want] if want is not None else []), *_BODY[3:]]
+
+
+@pytest.mark.parametrize(
+    ("line", "dropped"),
+    [
+        # a sign-up box between the paragraphs: the call, the inbox promise, the confirmation
+        ("Sign up for our newsletter for the best of the city, every Thursday morning.", True),
+        ("Get the latest updates right in your inbox. Subscribe to our daily newsletters.", True),
+        ("Expert advice and our favourite products dropped right in your inbox.", True),
+        ("Click here to subscribe to The Harbour Weekly newsletter", True),
+        ("Awesome, you're subscribed!", True),
+        ("Enter your email:", True),
+        ("Follow me on Instagram for new recipes every week, along with the old favourites!", True),
+        ("*** Follow us on Mastodon, YouTube or Facebook for a daily moment of harbour news ***", True),
+        ("Follow Jane Doe on Mastodon for more from the harbour beat.", False),
+        # button labels alone on their line; with a colon the line introduces a list
+        ("Read More", True),
+        ("Book a demo →", True),
+        ("Back to top", True),
+        ("Learn more:", False),
+        ("Read more about the harbour's history in our archive of old ferry timetables.", False),
+        ("First Name (optional):", True),
+        ("Oops! We already have this email. Try another?", True),
+        ("We already have your email on file, the clerk said, and the booking for the ferry was confirmed the next day.", False),
+        ("By entering your email, you agree to receive our emails and accept our Terms and Privacy Policy.", True),
+        # story text about newsletters, and tips in a list: kept
+        ("The newsletter is edited by a former reporter and is read by more than 30,000 subscribers.", False),
+        ("- Follow the trade press and subscribe to industry newsletters to stay up to date.", False),
+        ("Readers who sign up for the trial can cancel within a week without paying anything.", False),
+        ("Join the queue early: the ferry to the island fills up by nine on summer weekends.", False),
+    ],
+)
+def test_calls_to_action_dropped_inside_the_body(line: str, dropped: bool) -> None:
+    assert is_call_to_action(line) is dropped
+    kept = clean_text("\n".join([*_BODY[:3], line, *_BODY[3:]])).splitlines()
+    assert kept == [*_BODY[:3], *([] if dropped else [line]), *_BODY[3:]]
+
+
+@pytest.mark.parametrize(
+    ("line", "dropped"),
+    [("Written by", True), ("Last updated on:", True), ("PUBLISHED", True), ("Author", True),
+     ("Written by a harbour pilot, the guide covers every berth on the river.", False),
+     ("Updated figures from the port show a fall in traffic.", False)],
+)
+def test_metadata_labels_without_their_value_dropped(line: str, dropped: bool) -> None:
+    kept = clean_text("\n".join([*_BODY[:3], line, *_BODY[3:]])).splitlines()
+    assert kept == [*_BODY[:3], *([] if dropped else [line]), *_BODY[3:]]
