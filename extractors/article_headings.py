@@ -31,7 +31,9 @@ _KEY = re.compile(r"[\W_]+")
 
 
 def _norm(text: str) -> str:
-    return " ".join(text.translate(_INVISIBLE).split())
+    if not text.isascii():  # the invisible characters are all non-ASCII; translate is the slow part
+        text = text.translate(_INVISIBLE)
+    return " ".join(text.split())
 
 
 def _key(text: str) -> str:

@@ -64,11 +64,36 @@ class PageRuns:
         return self._texts[key]
 
 
+_HIDDEN = ("script", "style", "noscript")
+
+
+def visible_texts(root: HtmlElement) -> list[str]:
+    """Text nodes under `root` outside scripts, styles and noscript, in document order.
+
+    The same nodes as `.//text()[not(ancestor::script or ...)]` at about half
+    its cost: the ancestor test runs for every text node, while the hidden
+    subtrees are few and can be collected once.
+    """
+    if next(root.iterancestors(*_HIDDEN), None) is not None:
+        return []
+    hidden: set[HtmlElement] = set()
+    for node in root.iter(*_HIDDEN):
+        hidden.update(node.iter())
+    texts = []
+    for piece in root.xpath(".//text()"):
+        holder = piece.getparent()
+        if piece.is_tail:  # a tail belongs to the element's parent
+            holder = holder.getparent()
+        if holder not in hidden:
+            texts.append(piece)
+    return texts
+
+
 def unlinked_words(tree: HtmlElement) -> int:
     """Visible body words outside links: the most text an article body could hold."""
     body = tree.find(".//body")
     root = body if body is not None else tree
-    total = _words(" ".join(root.xpath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")))
+    total = _words(" ".join(visible_texts(root)))
     return total - _words(" ".join(root.xpath(".//a//text()")))
 
 
