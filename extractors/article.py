@@ -10,7 +10,8 @@ import logging
 import re
 
 from lxml.html import HtmlElement, document_fromstring
-from trafilatura.utils import load_html
+
+from .article_parser import load_html
 
 from .article_kind import classify
 from .article_text import main_text
