@@ -10,7 +10,8 @@ import logging
 import re
 
 from lxml.html import HtmlElement, document_fromstring
-from trafilatura.utils import load_html
+
+from .article_parser import load_html
 
 from .article_kind import classify
 from .article_text import main_text
@@ -69,7 +70,7 @@ def _parse(html: str | bytes) -> HtmlElement | None:
         if b"\x00" in html[:1024] and not html.startswith((b"\xff\xfe", b"\xfe\xff")):
             return None  # binary (image, PDF, archive) rather than markup
         html = decode_html(html[:_MAX_BYTES])
-    if not isinstance(html, str) or not html.strip():
+    if not isinstance(html, str) or not html or html.isspace():
         return None
     html = _XML_DECL.sub("", html, count=1)
     if "<" not in html:

@@ -209,9 +209,16 @@ def strip_tail_lines(lines: list[str]) -> list[str]:
     return lines if cut is None else lines[:cut]
 
 
+def _drop_share_label(line: str) -> str:
+    """`line` without a trailing "Click To Tweet" label (`line` is right-stripped)."""
+    if not line.endswith(("t", "T")):
+        return line  # the label ends the line; skipping the regex here saves a scan of every line
+    return _SHARE_LABEL.sub("", line)
+
+
 def clean_text(text: str, meta: PageMeta | None = None) -> str:
     """Remove boilerplate lines and collapse blank runs; keeps paragraph breaks."""
-    lines = strip_tail_lines(cut_trailing_section([_SHARE_LABEL.sub("", line.rstrip()) for line in text.splitlines()]))
+    lines = strip_tail_lines(cut_trailing_section([_drop_share_label(line.rstrip()) for line in text.splitlines()]))
     body = [line for line in lines if not (is_boilerplate(line) or is_call_to_action(line))]
     kept = drop_teasers(strip_head(strip_edges(strip_captions(body)), meta))
     kept = drop_repeated_passages(kept)

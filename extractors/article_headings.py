@@ -24,14 +24,15 @@ _PREFIX = 60
 _SKIP = ("script", "style", "noscript", "template")
 _VISIBLE = ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
 # Page chrome, and cards: a heading inside a link or a list item is another page's teaser.
-_CHROME = ("ancestor::header or ancestor::nav or ancestor::aside or ancestor::footer or ancestor::form"
-           " or ancestor::a or ancestor::li")
+_CHROME = ("header", "nav", "aside", "footer", "form", "a", "li")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\xa0"), " ")
 _KEY = re.compile(r"[\W_]+")
 
 
 def _norm(text: str) -> str:
-    return " ".join(text.translate(_INVISIBLE).split())
+    if not text.isascii():  # the invisible characters are all non-ASCII; translate is the slow part
+        text = text.translate(_INVISIBLE)
+    return " ".join(text.split())
 
 
 def _key(text: str) -> str:
@@ -137,10 +138,10 @@ def restore_headings(tree: HtmlElement, text: str) -> str:
     for heading in tree.iter(*_HEADINGS):
         if " ".join(heading.text_content().split()) in index.verbatim:
             continue  # the common case, without the visible-text query
+        if next(heading.iterancestors(*_CHROME), None) is not None:
+            continue
         title = _visible(heading)
         if not title or len(title.split()) > HEADING_MAX_WORDS or index.holds(title):
-            continue
-        if heading.xpath(_CHROME):
             continue
         follower = _follower(heading)
         at = index.line_starting(follower) if follower else None

@@ -11,6 +11,7 @@ from typing import Literal
 
 from lxml.html import HtmlElement
 
+from .article_words import text_words
 from .metadata import ARTICLE_TYPES, LISTING_TYPES, WEAK_LISTING_TYPES, PageMeta
 
 PageKind = Literal["article", "paywalled", "empty", "not_article"]
@@ -49,7 +50,7 @@ def link_density(tree: HtmlElement) -> float:
 
 def is_paywalled(tree: HtmlElement, meta: PageMeta, text: str) -> bool:
     """True when the publisher withholds the body from us."""
-    if word_count(text) >= 2 * ARTICLE_MIN_WORDS:
+    if text_words(text or "") >= 2 * ARTICLE_MIN_WORDS:
         return False  # the full text is there anyway
     if meta.accessible_for_free is False:
         return True
@@ -63,7 +64,7 @@ def is_listing(tree: HtmlElement, meta: PageMeta, text: str, url: str) -> bool:
     """True for index, tag, search and home pages: many links, no story."""
     if meta.ld_types & ARTICLE_TYPES or meta.og_type == "article":
         return False
-    words = word_count(text)
+    words = text_words(text or "")
     if meta.ld_types & LISTING_TYPES and words < 3 * ARTICLE_MIN_WORDS:
         return True
     if words >= ARTICLE_MIN_WORDS:

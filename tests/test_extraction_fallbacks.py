@@ -22,7 +22,9 @@ from extractors.article_merge import dropped_inside_body, merge_interior
 from extractors.article_paragraphs import prose_paragraphs
 from extractors.article_repeats import drop_repeated_passages
 from extractors.article_teasers import drop_teasers
-from extractors.article_text import PageRuns, could_be_small_share, is_blob, is_small_share, restructure_blob, unlinked_words
+from extractors.article_text import (
+    PageRuns, could_be_small_share, is_blob, is_small_share, restructure_blob, unlinked_words, visible_texts,
+)
 from lxml.html import HtmlElement, document_fromstring
 
 PARAGRAPHS = Path(__file__).parent / "fixtures" / "paragraphs"
@@ -56,6 +58,20 @@ def test_retry_only_when_the_result_is_a_small_share_of_the_page() -> None:
     # the cheap pre-check never rules out a retry the exact count would make
     assert could_be_small_share("", tree) and could_be_small_share(" ".join(["word"] * 40), tree)
     assert not could_be_small_share(" ".join(["word"] * 280), tree)
+
+
+def test_visible_texts_are_the_text_nodes_outside_scripts_styles_and_noscript() -> None:
+    tree = document_fromstring(
+        "<html><body>lead<div>one<script>var a = 1;</script>after script<b>bold</b>tail"
+        "<noscript><p>enable <i>js</i></p>noscript tail</noscript>after noscript"
+        "<style>p {}</style><p>last</p></div>end</body></html>"
+    )
+    body = tree.find("body")
+    expected = ["lead", "one", "after script", "bold", "tail", "after noscript", "last", "end"]
+    assert [str(t) for t in visible_texts(body)] == expected
+    xpath = ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
+    assert [str(t) for t in visible_texts(body)] == [str(t) for t in body.xpath(xpath)]
+    assert visible_texts(tree.find(".//noscript/p")) == []  # inside a hidden subtree, nothing is visible
 
 
 @pytest.mark.parametrize(
