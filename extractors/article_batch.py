@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 
 from .article import extract_article
 from .models import ExtractedArticle
+from .workerpool import process_pool
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def extraction_pool(workers: int = 2) -> Iterator[Executor | None]:
         yield None
         return
     try:
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = process_pool(workers)
     except (OSError, RuntimeError) as exc:
         log.warning("process pool unavailable (%s); extracting in-process", exc)
         yield None
@@ -61,7 +62,7 @@ def extract_many(pages: Iterable[tuple[bytes | str, str]], workers: int = 2,
             log.warning("process pool failed (%s); extracting in-process", exc)
             return [extract_page(page) for page in batch]
     try:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with process_pool(workers) as pool:
             return list(pool.map(extract_page, batch, chunksize=chunksize))
     except (OSError, RuntimeError) as exc:  # e.g. no fork/semaphores in a sandbox
         log.warning("process pool unavailable (%s); extracting in-process", exc)

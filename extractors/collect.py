@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
@@ -22,6 +22,7 @@ from extractors.feeds import FeedError, ParsedFeed, discover_feeds, parse_feed
 from extractors.http import FetchError, Fetcher, FetchResponse
 from extractors.models import CollectedItem, SourceResult, SourceSpec
 from extractors.opml import OPMLError, read_opml
+from extractors.workerpool import process_pool
 
 __all__ = ["FEED_TYPES", "collect_sources", "collect_source", "dedupe_by_url", "feed_parse_pool"]
 
@@ -67,7 +68,7 @@ def feed_parse_pool(feed_count: int, workers: int = 2) -> Iterator[Executor | No
         yield None
         return
     try:
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = process_pool(workers)
     except (OSError, RuntimeError, NotImplementedError) as exc:  # e.g. no semaphores in a sandbox
         log.warning("process pool unavailable (%s); parsing feeds in-process", exc)
         yield None
