@@ -37,9 +37,10 @@ import time
 import tracemalloc
 from contextlib import contextmanager
 from email.utils import format_datetime
+from http import HTTPStatus
 from pathlib import Path
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from typing import Awaitable, Callable, Iterator
 
 import feedparser
 
@@ -70,48 +71,62 @@ def make_feed(index: int, items: int) -> bytes:
     ).encode()
 
 
+Response = tuple[int, dict[str, str], bytes]  # status, headers, body
+
+
 async def _serve(feeds: int, items: int, latency: float, hosts: int) -> None:
     bodies = [make_feed(i, items) for i in range(feeds)]
     etags = [f'"feed-{i}-v1"' for i in range(feeds)]
 
+    async def respond(path: str, headers: dict[str, str], base: str) -> Response | None:
+        await asyncio.sleep(latency)
+        try:
+            i = int(path.rsplit("/", 1)[1].split(".")[0])
+            body, etag = bodies[i], etags[i]
+        except (ValueError, IndexError):
+            return None
+        if headers.get("if-none-match") == etag:
+            return 304, {"ETag": etag}, b""
+        return 200, {"Content-Type": "application/rss+xml", "ETag": etag}, body
+
+    await listen_on_loopback(http_handler(respond), hosts)
+
+
+def http_handler(respond: Callable[[str, dict[str, str], str], Awaitable[Response | None]]):
+    """An asyncio connection handler for the benches' loopback servers: keep-alive HTTP/1.1 GETs,
+    each answered by `respond(path, headers, base)` (headers lower-cased, `base` the server's own
+    URL; None is a 404). Just enough HTTP for our clients, so serving costs the bench little."""
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host = writer.get_extra_info("sockname")
+        base = f"http://{host[0]}:{host[1]}"
         try:
             while True:
                 line = await reader.readline()
                 if not line:
                     return
-                path = line.split(b" ")[1].decode() if len(line.split(b" ")) > 1 else "/"
-                inm = None
-                while True:
-                    h = await reader.readline()
-                    if h in (b"\r\n", b"\n", b""):
-                        break
-                    name, _, value = h.decode("latin-1").partition(":")
-                    if name.strip().lower() == "if-none-match":
-                        inm = value.strip()
-                await asyncio.sleep(latency)
-                try:
-                    i = int(path.rsplit("/", 1)[1].split(".")[0])
-                    body, etag = bodies[i], etags[i]
-                except (ValueError, IndexError):
+                fields = line.split(b" ")
+                path = fields[1].decode() if len(fields) > 1 else "/"
+                headers = {}
+                while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = header.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                answer = await respond(path, headers, base)
+                if answer is None:
                     writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-                    await writer.drain()
-                    continue
-                if inm == etag:
-                    writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode())
                 else:
-                    head = (
-                        f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: {etag}\r\n"
-                        f"Content-Length: {len(body)}\r\n\r\n"
-                    )
-                    writer.write(head.encode() + body)
+                    status, fields_out, body = answer
+                    head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"] + [f"{k}: {v}" for k, v in fields_out.items()]
+                    if status != 304:  # a 304 has no body, and says nothing of its length
+                        head.append(f"Content-Length: {len(body)}")
+                    writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
 
-    await listen_on_loopback(handle, hosts)
+    return handle
 
 
 async def listen_on_loopback(handle, hosts: int) -> None:

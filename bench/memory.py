@@ -43,7 +43,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Iterator
 
-from bench.collect import listen_on_loopback, served_by_child
+from bench.collect import Response, http_handler, listen_on_loopback, served_by_child
 
 DAY = "2026-11-23"
 END = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)  # the day's cutoff (UTC default)
@@ -112,38 +112,18 @@ def _feed(feed: int, items: int, n_articles: int, base: str) -> bytes:
 async def _serve(feeds: int, items: int) -> None:
     n_articles = feeds * items
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        host = writer.get_extra_info("sockname")
-        base = f"http://{host[0]}:{host[1]}"
+    async def respond(path: str, headers: dict[str, str], base: str) -> Response | None:
+        parts = path.split("?")[0].strip("/").split("/")
         try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    return
-                path = line.split(b" ")[1].decode() if len(line.split(b" ")) > 1 else "/"
-                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass
-                parts = path.split("?")[0].strip("/").split("/")
-                body, kind = None, "text/html; charset=utf-8"
-                try:
-                    if parts[0] == "feeds" and len(parts) == 2:
-                        body, kind = _feed(int(parts[1].split(".")[0]), items, n_articles, base), "application/rss+xml"
-                    elif parts[0] == "a" and len(parts) == 3:
-                        body = _page(int(parts[1]), int(parts[2].split(".")[0]), n_articles)
-                except ValueError:
-                    body = None
-                if body is None:
-                    writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-                else:
-                    writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n\r\n"
-                                 .encode() + body)
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+            if parts[0] == "feeds" and len(parts) == 2:
+                return 200, {"Content-Type": "application/rss+xml"}, _feed(int(parts[1].split(".")[0]), items, n_articles, base)
+            if parts[0] == "a" and len(parts) == 3:
+                return 200, {"Content-Type": "text/html; charset=utf-8"}, _page(int(parts[1]), int(parts[2].split(".")[0]), n_articles)
+        except ValueError:
             pass
-        finally:
-            writer.close()
+        return None
 
-    await listen_on_loopback(handle, HOSTS)
+    await listen_on_loopback(http_handler(respond), HOSTS)
 
 
 @contextmanager
