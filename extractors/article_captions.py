@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from .article_words import words as _words
+
 # A description of >= 4 words, then a credit closing the line: "Photo: Name",
 # "Photo by: 'Name'.", "(Picture credit: Getty)", "Credit: Name". The credited
 # name starts with a capital or a quote, which keeps sums ("tax credit: up to")
@@ -35,7 +37,6 @@ _CREDIT_LINE = re.compile(
 _CREDIT_LINE_MAX_WORDS = 12
 # A label that points at the picture: "Above: ...", "Left: ... Right: ...", "Pictured: ...".
 _POINTER = re.compile(r"^(?:above|below|left|right|pictured|clockwise from (?:top )?left)\s*:\s*\w", re.I)
-_WORD = re.compile(r"\w+")
 
 
 def strip_caption(line: str) -> str | None:
@@ -55,7 +56,7 @@ def strip_caption(line: str) -> str | None:
     match = _CREDIT_AT_END.match(text) if ":" in text else None
     if not match:
         return line
-    words = len(_WORD.findall(match["caption"]))
+    words = _words(match["caption"])
     if words < _MIN_CAPTION_WORDS:
         return line
     return None if words <= _MAX_CAPTION_WORDS else match["caption"].rstrip()

@@ -11,12 +11,11 @@ from typing import Literal
 
 from lxml.html import HtmlElement
 
-from .article_words import text_words
+from .article_words import text_words, words
 from .metadata import ARTICLE_TYPES, LISTING_TYPES, WEAK_LISTING_TYPES, PageMeta
 
 PageKind = Literal["article", "paywalled", "empty", "not_article"]
 
-_WORD = re.compile(r"\w+")
 # Words shown in place of the body when the reader lacks a subscription.
 _PAYWALL_TEXT = re.compile(
     r"(subscribe|subscription|subscribers?|sign in|log in|register)\b[^.\n]{0,80}\b"
@@ -32,19 +31,14 @@ ARTICLE_MIN_WORDS = 150
 LISTING_LINK_DENSITY = 0.5
 
 
-def word_count(text: str | None) -> int:
-    """Number of \\w+ tokens, the unit every threshold here uses."""
-    return len(_WORD.findall(text or ""))
-
-
 def link_density(tree: HtmlElement) -> float:
     """Share of visible body text that sits inside links."""
     body = tree.find(".//body")
     root = body if body is not None else tree
-    total = word_count(" ".join(root.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]")))
+    total = words(" ".join(root.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]")))
     if total == 0:
         return 0.0
-    linked = word_count(" ".join(root.xpath(".//a//text()")))
+    linked = words(" ".join(root.xpath(".//a//text()")))
     return linked / total
 
 

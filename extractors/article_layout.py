@@ -9,18 +9,14 @@ words is the story; its <br> runs are its paragraph breaks.
 from __future__ import annotations
 
 import copy
-import re
 
 from lxml.html import HtmlElement
 
-_WORD = re.compile(r"\w+")
+from .article_words import words as _words
+
 LAYOUT_CELL_MIN_WORDS = 80  # a story cell holds at least a few sentences
 LAYOUT_CELL_MAX_LINK_SHARE = 0.2  # menus and link lists are mostly links
 _SKIP = ("script", "style", "noscript")
-
-
-def _words(text: str) -> int:
-    return len(_WORD.findall(text))
 
 
 def _cell_text(cell: HtmlElement) -> str:

@@ -11,7 +11,8 @@ import re
 
 from lxml.html import HtmlElement
 
-_WORD = re.compile(r"\w+")
+from .article_words import words as _words
+
 _CHROME = re.compile(r"comment|related|newsletter|promo|share|social|footer|sidebar|recirc|popular|trending|subscribe|caption|credit", re.I)
 _PARAS = "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header or ancestor::figure or ancestor::form)]"
 _VISIBLE = ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
@@ -25,8 +26,8 @@ def _visible_text(node: HtmlElement) -> str:
 
 
 def _mostly_links(node: HtmlElement, text: str) -> bool:
-    words = len(_WORD.findall(text))
-    linked = len(_WORD.findall(" ".join(node.xpath(".//a//text()"))))
+    words = _words(text)
+    linked = _words(" ".join(node.xpath(".//a//text()")))
     return words > 0 and linked >= MAX_LINK_SHARE * words
 
 
@@ -53,7 +54,7 @@ def prose_paragraphs(tree: HtmlElement, found: str) -> str:
     anchors = {
         _signature(p.getparent())
         for p, text in paras
-        if len(_WORD.findall(text)) >= LONG_PARAGRAPH_WORDS and text[:80] in found
+        if _words(text) >= LONG_PARAGRAPH_WORDS and text[:80] in found
     }
     kept = [
         text for p, text in paras

@@ -8,7 +8,6 @@ score picks between the candidates.
 """
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 import trafilatura
@@ -19,7 +18,7 @@ from .article_layout import is_flattened_table, story_cell
 from .article_headings import restore_headings
 from .article_merge import dropped_inside_body, merge_interior
 from .article_paragraphs import prose_paragraphs
-from .article_words import text_words
+from .article_words import WORD as _WORD, text_words, words as _words
 from .metadata import PageMeta
 
 # Comments are not part of the story. Fast mode skips trafilatura's own
@@ -28,16 +27,11 @@ from .metadata import PageMeta
 # the fast result holds a small share of the page's text (see `retry_when_small`).
 _BASE = dict(include_comments=False, include_tables=True, fast=True, output_format="txt")
 SMALL_SHARE = 0.2  # a result below this share of the page's unlinked words gets a retry
-_WORD = re.compile(r"\w+")
 _PROSE_XPATH = "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header)]"
 PROSE_MIN_WORDS = 20  # a paragraph this long is story text, not a caption or teaser
 SENTENCE_LINE_WORDS = 8  # lines shorter than this are menu entries, labels, credits
 BLOB_MIN_WORDS = 200
 BLOB_LINE_SHARE = 0.8  # one line holding more than this share of the words is not a structured text
-
-
-def _words(text: str) -> int:
-    return len(_WORD.findall(text))
 
 
 def _trafilatura(tree: HtmlElement, url: str, **options: bool) -> str:
