@@ -136,12 +136,13 @@ def extract_batches(settings: Settings, ids: list[int], force: bool) -> dict[str
 
 def collect(ctx: Context, day: str, sources: Sequence[str] | None, force: bool) -> dict[str, Any]:
     """The collect stage as batches on the configured Dask cluster."""
-    names = [s.name for s in pipeline.selected_specs(ctx.settings, sources)]
+    specs = pipeline.selected_specs(ctx.settings, sources)
+    names = [spec.name for spec in specs]
     with ctx.db.session() as s:  # once, before the batches: they then only update
         from newsdesk.sources import spec_to_dict
         from storage.writes import upsert_sources
 
-        upsert_sources(s, [spec_to_dict(sp) for sp in pipeline.selected_specs(ctx.settings, sources)])
+        upsert_sources(s, [spec_to_dict(spec) for spec in specs])
     stats = collect_batches.with_options(task_runner=task_runner(ctx.settings))(ctx.settings, day, names, force)
     for note in stats.pop("notes", []):
         ctx.note(note)
