@@ -1,6 +1,6 @@
 """Score newsdesk's story clustering on every variation of a gold file, before and after a change.
 
-Usage: python -m bench.clustering FILE.jsonl [--reference REV] [--seeds N] [--sweep]
+Usage: python -m bench.clustering FILE.jsonl [--reference REV] [--seeds N] [--sweep] [--near-miss N]
                                     [--big N] [--scale 10000,14000,50000] [--no-scale]
                                     [--reference-scale 10000,14000]
 
@@ -17,6 +17,12 @@ One run prints:
   current code, the code at ``--reference`` (default ``main``) loaded from git into the
   same process, and the plain TF-IDF average-link baseline (distance 0.8) where it fits
   in memory. One setting for all: nothing is tuned per variation.
+- **Lone near misses** (``--near-miss N``, N items each way; 0 skips): days on which one
+  event of a topic is a big story and the other event of the same kind has one item
+  (`clustering_sets.lone_near_misses`), on the whole texts and on leads only. The figure
+  is the share of those lone items shown inside the other event's story (lower is better):
+  a story folded into another is one the editor never sees, and BCubed F1 hardly notices
+  one item.
 - ``--sweep``: the current code's F1 on every variation at thresholds around the
   shipped one, with the worst variation per threshold, so a peak shows as a peak.
 - **Scale**: for each size of ``--scale``, a child process builds a big day, then runs
@@ -143,6 +149,31 @@ def score_runs(fn: Callable[[list[dict]], list[list[str]]], runs: list[tuple]) -
         scores.append(bcubed(groups, gold))
     mean = tuple(float(np.mean([s[k] for s in scores])) for k in range(3))
     return (*mean, min(s[2] for s in scores), seconds)
+
+
+def absorbed_share(fn: Callable[[list[dict]], list[list[str]]], cases: list[sets.NearMiss]) -> tuple[float, float]:
+    """Share of lone near-miss items put in the story holding most of their sibling event; seconds."""
+    absorbed, seconds = 0, 0.0
+    for case in cases:
+        started = time.perf_counter()
+        groups = fn(case.docs)
+        seconds += time.perf_counter() - started
+        sibling_story = max(groups, key=lambda g: sum(case.gold[i] == case.sibling for i in g))
+        absorbed += case.lone in sibling_story
+    return absorbed / max(len(cases), 1), seconds
+
+
+def print_near_misses(docs: list[dict], gold: dict[str, str], per_direction: int,
+                      methods: dict[str, Callable]) -> None:
+    print(f"lone near misses ({per_direction} a way): share of lone items folded into the other "
+          "event's story (lower is better), seconds")
+    for label, (d, g) in {"whole": (docs, gold), "leads only": sets.leads_only(docs, gold)}.items():
+        cases = sets.lone_near_misses(d, g, per_direction)
+        cells = []
+        for name, fn in methods.items():
+            share, seconds = absorbed_share(fn, cases)
+            cells.append(f"{name}: {share:.3f} ({seconds:.0f} s)")
+        print(f"  {label:<11} {len(cases)} days | " + " | ".join(cells))
 
 
 def print_variations(table: dict[str, dict[str, tuple]], sizes: dict[str, str], methods: list[str]) -> None:
@@ -301,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5, help="subsamples per small-day variation")
     parser.add_argument("--big", type=int, default=10_000, help="documents in the big-day variation (0: none)")
     parser.add_argument("--sweep", action="store_true", help="threshold sweep over every variation")
+    parser.add_argument("--near-miss", type=int, default=1, help="lone near-miss items each way (0: none)")
     parser.add_argument("--scale", default="10000,14000,50000", help="sizes of the scale runs")
     parser.add_argument("--reference-scale", default="10000,14000", help="sizes run with the reference")
     parser.add_argument("--no-scale", action="store_true", help="skip the scale runs")
@@ -345,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         }
     if table:
         print_variations(table, sizes, list(methods))
+    if args.near_miss and not args.only_scale:
+        print_near_misses(docs, gold, args.near_miss, methods)
     if args.sweep:
         sweep(current, {k: v for k, v in sets_by_name.items() if not k.startswith("big")})
 

@@ -13,6 +13,9 @@ so a run is repeatable. They change the *shape* of the day, never the method:
   dates, so it is the no-dates check.
 - ``big_day``: n documents from re-spelled copies of the file (see `respell`): a day the
   size of a busy night, with many events of the same kind and different participants.
+- ``lone_near_misses``: days on which one event of a topic is a big story and the other
+  event of the same kind has a single item (one company's launch and a rival's, two
+  earthquakes): that item is a story of its own and must not be folded into the big one.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import math
 import random
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
@@ -89,6 +93,41 @@ def with_dates(docs: Docs, gold: Gold, seed: int = 0, span_days: int = 28) -> tu
         delay = rng.uniform(24, 240) if rng.random() < 0.15 else rng.expovariate(1 / 8)
         out.append(dict(d, published_at=day_of[gold[d["id"]]] + timedelta(hours=delay)))
     return out, dict(gold)
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A day with one lone item of a near-miss event beside its sibling event's big story."""
+
+    docs: Docs
+    gold: Gold
+    lone: str  # the lone item's id
+    sibling: str  # the big story's gold event
+
+
+def lone_near_misses(docs: Docs, gold: Gold, per_direction: int = 1, seed: int = 0,
+                     least: int = 6) -> list[NearMiss]:
+    """For each topic of exactly two events, each way round where the big event has ``least``
+    documents or more: the whole file minus the other event, except ``per_direction`` seeded
+    single documents of it (one day each)."""
+    rng = random.Random(seed)
+    by_event: dict[str, list[dict]] = defaultdict(list)
+    events_of: dict[str, set[str]] = defaultdict(set)
+    for d in docs:
+        by_event[gold[d["id"]]].append(d)
+        events_of[d.get("topic", "")].add(gold[d["id"]])
+    out = []
+    for topic in sorted(events_of, key=lambda t: (len(t), t)):
+        pair = sorted(events_of[topic])
+        if not topic or len(pair) != 2:
+            continue
+        for big, other in (pair, pair[::-1]):
+            if len(by_event[big]) < least:
+                continue
+            for lone in rng.sample(by_event[other], min(per_direction, len(by_event[other]))):
+                day = [d for d in docs if gold[d["id"]] != other] + [lone]
+                out.append(NearMiss(day, {d["id"]: gold[d["id"]] for d in day}, lone["id"], big))
+    return out
 
 
 def without_dates(docs: Docs, gold: Gold) -> tuple[Docs, Gold]:
