@@ -50,6 +50,7 @@ bench: setup
 	$(BIN)/python -m bench.night
 	$(BIN)/python -m bench.newsletter
 	$(BIN)/python -m bench.extraction ../shared/eval/article-extraction ../shared/eval/wcxb-articles
+	$(BIN)/python -m bench.clustering ../shared/eval/event-clusters/ecbplus_docs.jsonl --no-scale
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.clustering ../shared/eval/event-clusters/ecbplus_docs.jsonl
 	$(BIN)/python -m bench.threads ../shared/eval/event-clusters/ecbplus_docs.jsonl
