@@ -447,7 +447,7 @@ def _item_doc_text(item: Item, articles: dict[int, Article], links: dict[int, li
 
 def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
     """Group the day's items into stories, rank them, and link them to earlier days' stories."""
-    from summarizer.clustering import cluster
+    from summarizer.clustering import cluster_stories
     from summarizer.continuity import link_stories
     from summarizer.ranking import RankItem, StoryCandidate, rank
 
@@ -490,7 +490,8 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
                 "url": next((i.url for i in group if i.url), None),
                 "published_at": min(dates) if dates else None, "source": _outlet(group[0]),
             })
-        groups = cluster(docs) if docs else []
+        found = cluster_stories(docs)
+        groups = found.groups
         doc_by_id = {d["id"]: d for d in docs}
         weights = {src.name: src.weight for src in s.scalars(select(Source))}
 
@@ -508,6 +509,7 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
             ))
             candidates[-1]._item_ids = [i.id for i in group_items]  # type: ignore[attr-defined]
             candidates[-1]._hashes = frozenset(i.content_hash for i in group_items)  # type: ignore[attr-defined]
+            candidates[-1]._weak = sum(len(members[d]) for d in g if d in found.weak)  # type: ignore[attr-defined]
 
         previous = _previous_stories(s, day, max(HISTORY_DAYS, settings.thread_days))
         novelty_from = (parse_day(day) - timedelta(days=HISTORY_DAYS)).isoformat()
@@ -523,6 +525,8 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
             c = r.candidate
             cont = links_prev.get(c.key)
             reasons = list(r.reasons)
+            if c._weak:  # type: ignore[attr-defined]
+                reasons.insert(0, weak_match_reason(c._weak))  # type: ignore[attr-defined]
             if cont is not None:
                 reasons.append("already published, nothing new" if cont.is_repeat else "continues an earlier story")
             writes.append(StoryWrite(
@@ -538,6 +542,12 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
         "multi_source": sum(1 for w in writes if len(w.item_ids) > 1),
         "continuing": sum(1 for w in writes if w.previous_story_id),
     }
+
+
+def weak_match_reason(n: int) -> str:
+    """The desk's note on a story that took sources in on a weak match: a different story about
+    the same company, with a single item, can be folded in that way (docs/clustering-eval.md)."""
+    return f"{n} source{'s' if n > 1 else ''} joined on a weak match: check {'they belong' if n > 1 else 'it belongs'}"
 
 
 def _previous_stories(session, day: str, days: int = HISTORY_DAYS):

@@ -18,13 +18,18 @@
 4. Stragglers (`summarizer.stragglers`): a cluster of one or two items, or of short
    items only (leads, blurbs, posts), joins the story of six or more items (and at
    least twice its size) with the highest mean similarity, if that mean is
-   >= ``THRESHOLD - stragglers.MARGIN``.
+   >= ``THRESHOLD - stragglers.MARGIN``. Those items are reported as joined on a
+   weak match (`cluster_stories`): on the bench most such moves are right, but a
+   different story about the same company or of the same kind, with a single item,
+   is folded in this way too (docs/clustering-eval.md, lone near misses), so the
+   desk shows the editor which stories hold one.
 
 One configuration for every dataset; the number of clusters is never given.
 """
 from __future__ import annotations
 
 import heapq
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
@@ -137,6 +142,15 @@ def _cluster_space(space: DocSpace, threshold: float) -> list[tuple[int, int]]:
     return labels
 
 
+@dataclass(frozen=True)
+class Stories:
+    """A partition of item ids, and the ids that joined their story only as stragglers
+    (below the full threshold): the ones an editor should check."""
+
+    groups: list[list[str]]
+    weak: frozenset[str]
+
+
 def cluster_docs(
     docs: list[Doc],
     *,
@@ -144,8 +158,18 @@ def cluster_docs(
     settings: SimilaritySettings = SimilaritySettings(),
 ) -> list[list[str]]:
     """Cluster already-normalised docs with unique ids; see module docstring."""
+    return partition_docs(docs, threshold=threshold, settings=settings).groups
+
+
+def partition_docs(
+    docs: list[Doc],
+    *,
+    threshold: float = THRESHOLD,
+    settings: SimilaritySettings = SimilaritySettings(),
+) -> Stories:
+    """`cluster_docs`, with the ids that joined on a weak match."""
     if not docs:
-        return []
+        return Stories([], frozenset())
     vocabulary = Vocabulary()
     ids = [vocabulary.encode(words(d.full_text)) for d in docs]
     dup_labels = near_duplicate_labels_from_ids(ids)
@@ -156,14 +180,18 @@ def cluster_docs(
         space = DocSpace(rep_docs, settings, word_ids=[ids[r] for r in reps], vocabulary=vocabulary)
         found = _cluster_space(space, threshold)
         numbered: dict[tuple[int, int], int] = {}
-        labels = attach_stragglers(space, np.array([numbered.setdefault(x, len(numbered)) for x in found]),
-                                   threshold).tolist()
+        strong = np.array([numbered.setdefault(x, len(numbered)) for x in found])
+        final = attach_stragglers(space, strong, threshold)
+        labels, moved = final.tolist(), (final != strong).tolist()  # a moved cluster takes its story's label
     else:
-        labels = [0]
+        labels, moved = [0], [False]
     groups: dict[int, list[str]] = {}
+    weak = []
     for doc, dup in zip(docs, dup_labels):
         groups.setdefault(labels[rep_index[dup]], []).append(doc.id)
-    return list(groups.values())
+        if moved[rep_index[dup]]:
+            weak.append(doc.id)
+    return Stories(list(groups.values()), frozenset(weak))
 
 
 def cluster(docs: Iterable[Any]) -> list[list[str]]:
@@ -173,8 +201,13 @@ def cluster(docs: Iterable[Any]) -> list[list[str]]:
     optional ``published_at`` (datetime) and ``source``. A repeated id is
     clustered by its first occurrence; missing text or dates are tolerated.
     """
+    return cluster_stories(docs).groups
+
+
+def cluster_stories(docs: Iterable[Any]) -> Stories:
+    """`cluster`, with the ids that joined their story on a weak match (as stragglers)."""
     unique: dict[str, Doc] = {}
     for raw in docs:
         doc = as_doc(raw)
         unique.setdefault(doc.id, doc)
-    return cluster_docs(list(unique.values()))
+    return partition_docs(list(unique.values()))

@@ -1,0 +1,92 @@
+"""Sources that joined a story only as stragglers are reported, and the desk's queue says so.
+
+A one-item story about the same company as a big story (here: a hire at Quillon on the day
+of Quillon's layoffs) reaches the big story's mean similarity floor for stragglers, not the
+full threshold, and is folded in; the editor must be told where to look.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+
+from flows.pipeline import Context, cluster_stage, weak_match_reason
+from newsdesk.config import load_settings
+from storage.db import Database
+from storage.models import Item, Story, StoryItem
+from storage.writes import ItemWrite, upsert_items, upsert_sources
+from summarizer.clustering import cluster, cluster_stories
+
+DAY = "2026-11-20"
+T0 = datetime(2026, 11, 19, 12, 0, tzinfo=timezone.utc)
+LAYOFFS = [
+    ("Quillon cuts 1,200 jobs in Dublin", "Quillon will cut 1,200 jobs at its Dublin campus, chief executive Mara "
+     "Ellis told staff on Tuesday, as the chip designer shifts work to Austin."),
+    ("Quillon to shed 1,200 Dublin jobs", "The chip designer Quillon is shedding 1,200 jobs in Dublin. Mara Ellis "
+     "said the Austin site would take over the work."),
+    ("Quillon layoffs hit Dublin campus", "Staff at Quillon's Dublin campus learned on Tuesday that 1,200 jobs will "
+     "go, Mara Ellis said in a memo."),
+    ("Quillon confirms 1,200 job cuts", "Quillon confirmed 1,200 job cuts in Dublin on Tuesday; chief executive "
+     "Mara Ellis blamed slowing chip demand."),
+    ("Dublin loses 1,200 Quillon jobs", "Ireland's government said it would help the 1,200 Quillon workers in "
+     "Dublin after Mara Ellis announced the cuts."),
+    ("Quillon's Dublin cuts: what we know", "Quillon is cutting 1,200 jobs in Dublin and moving chip design work to "
+     "Austin, Mara Ellis told staff."),
+    ("Unions respond to Quillon Dublin cuts", "Unions called the 1,200 Quillon job cuts in Dublin a betrayal and "
+     "asked Mara Ellis to meet them."),
+]
+HIRE = ("Quillon names new design chief", "Quillon named Priya Nand head of chip design on Tuesday.")
+SAME_EVENT = ("Quillon shares fall", "Quillon shares fell on Tuesday after the Dublin news.")
+
+
+def _docs(lone: tuple[str, str]) -> list[dict]:
+    return [{"id": f"cut-{k}", "title": t, "text": x} for k, (t, x) in enumerate(LAYOFFS)] + [
+        {"id": "lone", "title": lone[0], "text": lone[1]}]
+
+
+def test_a_lone_item_folded_in_below_the_threshold_is_reported_weak() -> None:
+    found = cluster_stories(_docs(HIRE))
+    assert found.groups == [[d["id"] for d in _docs(HIRE)]]  # folded: the hire is not a story of its own
+    assert found.weak == {"lone"}
+    assert cluster(_docs(HIRE)) == found.groups
+
+
+def test_an_item_that_reaches_the_full_threshold_is_not_weak() -> None:
+    found = cluster_stories(_docs(SAME_EVENT))
+    assert found.groups == [[d["id"] for d in _docs(SAME_EVENT)]] and found.weak == frozenset()
+
+
+def test_apart_stories_report_nothing() -> None:
+    docs = _docs(HIRE)[:3] + [{"id": "other", "title": "Lumen Labs ships Orca 3", "text": "Lumen Labs released "
+                                                                                         "its Orca 3 model."}]
+    found = cluster_stories(docs)
+    assert sorted(map(len, found.groups)) == [1, 3] and found.weak == frozenset()
+
+
+def _store(db: Database, docs: list[dict]) -> None:
+    with db.session() as s:
+        sid = upsert_sources(s, [{"name": "Wire", "type": "feed", "url": "https://wire.test/feed"}])["Wire"]
+        upsert_items(s, sid, [ItemWrite(kind="article", guid=d["id"], url=f"https://wire.test/{d['id']}",
+                                        title=d["title"], text=d["text"],
+                                        content_hash=hashlib.sha256(d["id"].encode()).hexdigest(), published_at=T0)
+                              for d in docs], now=T0)
+
+
+def _reasons_by_guid(db: Database) -> dict[str, list[str]]:
+    with db.session() as s:
+        rows = s.execute(select(Item.guid, Story.reasons).join(StoryItem, StoryItem.item_id == Item.id)
+                         .join(Story, Story.id == StoryItem.story_id).where(Story.active.is_(True))).all()
+    return {guid: list(reasons) for guid, reasons in rows}
+
+
+def test_the_cluster_stage_puts_the_weak_match_first_among_the_story_reasons(db: Database, tmp_path: Path) -> None:
+    _store(db, _docs(HIRE))
+    ctx = Context(settings=load_settings({"NEWSDESK_DATA_DIR": str(tmp_path)}).with_overrides(database_url=db.url), db=db)
+    cluster_stage(ctx, DAY)
+    reasons = _reasons_by_guid(db)
+    assert set(reasons) == {d["id"] for d in _docs(HIRE)}
+    assert reasons["lone"][0] == weak_match_reason(1) == "1 source joined on a weak match: check it belongs"
+    cluster_stage(ctx, DAY)  # a rerun says it once
+    assert _reasons_by_guid(db)["lone"].count(weak_match_reason(1)) == 1
