@@ -48,7 +48,10 @@ def _docs(lone: tuple[str, str]) -> list[dict]:
 
 def test_a_lone_item_folded_in_below_the_threshold_is_reported_weak() -> None:
     found = cluster_stories(_docs(HIRE))
-    assert found.groups == [[d["id"] for d in _docs(HIRE)]]  # folded: the hire is not a story of its own
+    # Folded today (a known limit of stragglers, docs/clustering-eval.md): the hire is a story of its own,
+    # yet it shares the company and "chip design" with the layoffs. If clustering learns to keep it apart,
+    # this premise changes and the test must be rewritten, not loosened.
+    assert found.groups == [[d["id"] for d in _docs(HIRE)]]
     assert found.weak == {"lone"}
     assert cluster(_docs(HIRE)) == found.groups
 
