@@ -509,7 +509,7 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
             ))
             candidates[-1]._item_ids = [i.id for i in group_items]  # type: ignore[attr-defined]
             candidates[-1]._hashes = frozenset(i.content_hash for i in group_items)  # type: ignore[attr-defined]
-            candidates[-1]._weak = sum(len(members[d]) for d in g if d in found.weak)  # type: ignore[attr-defined]
+            candidates[-1]._weak = frozenset(i.id for d in g if d in found.weak for i in members[d])  # type: ignore[attr-defined]
 
         previous = _previous_stories(s, day, max(HISTORY_DAYS, settings.thread_days))
         novelty_from = (parse_day(day) - timedelta(days=HISTORY_DAYS)).isoformat()
@@ -526,12 +526,13 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
             cont = links_prev.get(c.key)
             reasons = list(r.reasons)
             if c._weak:  # type: ignore[attr-defined]
-                reasons.insert(0, weak_match_reason(c._weak))  # type: ignore[attr-defined]
+                reasons.insert(0, weak_match_reason(len(c._weak)))  # type: ignore[attr-defined]
             if cont is not None:
                 reasons.append("already published, nothing new" if cont.is_repeat else "continues an earlier story")
             writes.append(StoryWrite(
                 key=c.key, title=c.title, item_ids=c._item_ids, rank=n, score=float(r.score), reasons=reasons,  # type: ignore[attr-defined]
                 previous_story_id=cont.previous_id if cont else None, is_repeat=bool(cont and cont.is_repeat),
+                weak_item_ids=c._weak,  # type: ignore[attr-defined]
             ))
         replace_day_stories(s, day, writes)
         assign_threads(s, day, settings.thread_days)

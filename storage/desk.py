@@ -77,6 +77,7 @@ class SourceRef:
     added_by: str | None = None  # an editor pasted this link
     added_note: str | None = None
     network: str | None = None  # the source's type: feed, bluesky, mastodon, reddit, hackernews...
+    weak: bool = False  # joined the story only on a weak match: the editor checks it belongs
 
 
 @dataclass
@@ -156,6 +157,7 @@ def source_refs(story: Story) -> list[SourceRef]:
                 added_by=it.added_by,
                 added_note=it.added_note,
                 network=it.source.type if it.source is not None else None,
+                weak=bool(si.weak),
             )
         )
     return refs

@@ -188,6 +188,9 @@ class StoryItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    # Joined only as a straggler, below the full similarity threshold: the desk asks the editor
+    # to check it belongs (a one-item story about the same company is folded in this way).
+    weak: Mapped[bool] = mapped_column(Boolean, default=False)
 
     item: Mapped[Item] = relationship()
 

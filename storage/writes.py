@@ -325,6 +325,7 @@ class StoryWrite:
     reasons: list[str]
     previous_story_id: int | None = None
     is_repeat: bool = False
+    weak_item_ids: frozenset[int] = frozenset()  # joined on a weak match: the editor checks them
 
 
 def replace_day_stories(session: Session, day: str, stories: Sequence[StoryWrite]) -> dict[str, int]:
@@ -349,9 +350,11 @@ def replace_day_stories(session: Session, day: str, stories: Sequence[StoryWrite
         current = {si.item_id: si for si in row.items}
         wanted = set(sw.item_ids)
         for item_id in wanted - set(current):
-            row.items.append(StoryItem(item_id=item_id))
+            row.items.append(StoryItem(item_id=item_id, weak=item_id in sw.weak_item_ids))
         for item_id in set(current) - wanted:
             row.items.remove(current[item_id])
+        for item_id in wanted & set(current):
+            current[item_id].weak = item_id in sw.weak_item_ids
         rows[sw.key] = row
     session.flush()
     ids = {key: row.id for key, row in rows.items()}

@@ -7,16 +7,23 @@ full threshold, and is folded in; the editor must be told where to look.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
 from flows.pipeline import Context, cluster_stage, weak_match_reason
 from newsdesk.config import load_settings
+from review.app import create_app
+from review.settings import ReviewSettings
+from review.users import add_user
+from storage import desk
 from storage.db import Database
 from storage.models import Item, Story, StoryItem
-from storage.writes import ItemWrite, upsert_items, upsert_sources
+from storage.writes import (ItemWrite, StoryWrite, replace_day_stories, save_machine_draft, upsert_items,
+                            upsert_sources)
 from summarizer.clustering import cluster, cluster_stories
 
 DAY = "2026-11-20"
@@ -93,3 +100,48 @@ def test_the_cluster_stage_puts_the_weak_match_first_among_the_story_reasons(db:
     assert reasons["lone"][0] == weak_match_reason(1) == "1 source joined on a weak match: check it belongs"
     cluster_stage(ctx, DAY)  # a rerun says it once
     assert _reasons_by_guid(db)["lone"].count(weak_match_reason(1)) == 1
+
+
+def _weak_flags(db: Database) -> dict[str, bool]:
+    with db.session() as s:
+        rows = s.execute(select(Item.guid, StoryItem.weak).join(StoryItem, StoryItem.item_id == Item.id)).all()
+    return dict(rows)
+
+
+def test_the_weak_source_is_marked_on_the_story_page(db: Database, tmp_path: Path) -> None:
+    _store(db, _docs(HIRE))
+    ctx = Context(settings=load_settings({"NEWSDESK_DATA_DIR": str(tmp_path)}).with_overrides(database_url=db.url), db=db)
+    cluster_stage(ctx, DAY)
+    assert {guid for guid, weak in _weak_flags(db).items() if weak} == {"lone"}
+    with db.session() as s:
+        (story_id,) = s.scalars(select(Story.id).where(Story.day == DAY, Story.active.is_(True))).all()
+        save_machine_draft(s, story_id, style="awesome-ai-daily", status="pending", model="m", prompt_version="v1",
+                           input_hash="h", fields={"headline": "Quillon cuts 1,200 jobs in Dublin", "summary": []})
+        refs = desk.get_story(s, story_id).sources
+        assert [r.title for r in refs if r.weak] == [HIRE[0]]
+    add_user(db, "ana", "editor", "correct horse battery")
+    client = TestClient(create_app(ReviewSettings(database_url=db.url, secret_key="test-secret-key-0123456789",
+                                                  publish_dir=tmp_path / "site", site_url="https://news.example.org")),
+                        follow_redirects=False)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    assert client.post("/login", data={"name": "ana", "password": "correct horse battery", "csrf_token": token,
+                                       "next": "/"}).status_code == 303
+    page = client.get(f"/story/{story_id}").text
+    cards = re.findall(r'<article class="source card" id="src-\d+">(.*?)</article>', page, re.S)
+    assert len(cards) == len(_docs(HIRE))
+    marked = [c for c in cards if "joined on a weak match: check it belongs" in c]
+    assert len(marked) == 1 and HIRE[0] in marked[0]
+
+
+def test_a_rewrite_of_the_day_updates_the_flags(db: Database) -> None:
+    """A rerun that finds the item strongly matched clears its flag, and the other way round."""
+    _store(db, _docs(HIRE)[:2])
+    with db.session() as s:
+        ids = dict(s.execute(select(Item.guid, Item.id)).all())
+        replace_day_stories(s, DAY, [StoryWrite(key="k", title="t", item_ids=list(ids.values()), rank=1, score=1.0,
+                                                reasons=[], weak_item_ids=frozenset({ids["cut-1"]}))])
+    assert _weak_flags(db) == {"cut-0": False, "cut-1": True}
+    with db.session() as s:
+        replace_day_stories(s, DAY, [StoryWrite(key="k", title="t", item_ids=list(ids.values()), rank=1, score=1.0,
+                                                reasons=[], weak_item_ids=frozenset({ids["cut-0"]}))])
+    assert _weak_flags(db) == {"cut-0": True, "cut-1": False}

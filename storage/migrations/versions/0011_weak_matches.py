@@ -1,0 +1,26 @@
+"""story_items.weak: the item joined its story only on a weak match (as a straggler)
+
+Comes before 0007 in the chain (see storage/search_schema.py: table rebuilds after 0007 drop its
+SQLite triggers).
+
+Revision ID: 0011
+Revises: 0009
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0011'
+down_revision = '0009'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('story_items', schema=None) as batch:
+        batch.add_column(sa.Column('weak', sa.Boolean(), nullable=False, server_default=sa.false()))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('story_items', schema=None) as batch:
+        batch.drop_column('weak')
