@@ -20,6 +20,7 @@ from storage.models import (
     Draft,
     DraftRevision,
     Item,
+    ItemSeparation,
     LLMCall,
     Publication,
     Run,
@@ -30,6 +31,7 @@ from storage.models import (
 )
 from storage.limits import TooLong, check_draft_changes, check_text
 from storage.outlets import distinct_outlets
+from storage.units import units_of
 from storage.writes import draft_snapshot
 
 STATUSES = ("pending", "approved", "rejected", "needs_human")
@@ -370,6 +372,130 @@ def reopen(session: Session, story_id: int, actor: str, expected_version: int | 
     d.decided_at, d.reject_reason = None, None
     _revise(session, d, actor, "reopened", before)
     return _row(story)
+
+
+# ---------------------------------------------------------------- split off
+
+SPLIT_NOTICE = "a source was split off: regenerate or edit"
+
+
+@dataclass
+class SplitResult:
+    kept: StoryRow  # the story the source left: same row, same draft (marked stale)
+    new: StoryRow  # the source's story of its own
+    item_ids: list[int]  # what moved: the item and the items that are the same article
+
+
+def split_off(session: Session, story_id: int, item_id: int, actor: str,
+              expected_version: int | None = None) -> SplitResult:
+    """Make one source of a story (with the items that are the same article) a story of its own.
+
+    Clustering sometimes folds another event into a big story; this is the editor's fix, and it
+    holds: the separation is recorded for the cluster stage, and both rows get the keys the cluster
+    stage computes (`i` + their lowest item id), so a rerun finds the same rows and their drafts.
+    """
+    story = _load(session, story_id)
+    d = story.draft
+    assert d is not None
+    _check_version(d, expected_version)
+    unit, rest = _split_unit(session, story, item_id)
+    kept_key, new_key = f"i{rest[0]}", f"i{unit[0]}"
+    others = {st.key: st for st in session.scalars(select(Story).options(selectinload(Story.draft)).where(
+        Story.day == story.day, Story.id != story.id, Story.key.in_([kept_key, new_key])))}
+    if any(st.active for st in others.values()):  # its lowest item would be in this story too
+        raise InvalidAction(f"story {story_id} overlaps another story of {story.day}: rerun the cluster stage first")
+    before = {"key": story.key, "items": [si.item_id for si in story.items]}
+    moved = [si.item for si in story.items if si.item_id in unit]
+    if kept_key in others:  # a story a rerun regrouped away gives the key up (the row and its history stay)
+        retired = others.pop(kept_key)
+        retired.key = f"x{retired.id}"
+        session.flush()
+    story.key = kept_key
+    for si in [si for si in story.items if si.item_id in unit]:
+        story.items.remove(si)
+    session.flush()  # the old key is free before the new story takes it
+
+    new = others.get(new_key)  # a story of the same unit a rerun regrouped away comes back, as a rerun would
+    if new is None:
+        new = Story(day=story.day, key=new_key, created_at=utcnow(), items=[])
+        session.add(new)
+    new.title = _unit_title(moved)
+    new.rank, new.score, new.reasons = story.rank, 0.0, [f"split off story {story.id} by {actor}"]
+    new.previous_story_id, new.is_repeat, new.active, new.thread_id = None, False, True, None
+    new.updated_at = story.updated_at = utcnow()
+    held = {si.item_id for si in new.items}
+    new.items.extend(StoryItem(item_id=i) for i in unit if i not in held)
+    _separate(session, item_id, story.day, actor)
+    session.flush()
+
+    _mark_split(session, d, actor, SPLIT_NOTICE)
+    note = f"split off story {story.id}: regenerate or write it"
+    if new.draft is None:
+        fresh = Draft(story_id=new.id, style=d.style, status="needs_human", headline=new.title, version=0,
+                      input_hash="", error=note)  # no input hash: the next draft run drafts it
+        session.add(fresh)
+        session.flush()
+        _revise(session, fresh, actor, "split", {}, note=note)
+    else:
+        _mark_split(session, new.draft, actor, note)
+    audit(session, actor, "story.split", "story", story.id, before,
+          {"key": story.key, "items": rest, "new_story": new.id, "new_key": new.key, "split_items": unit})
+    session.expire(new, ["items", "draft"])
+    return SplitResult(kept=_row(story), new=_row(new), item_ids=unit)
+
+
+def _split_unit(session: Session, story: Story, item_id: int) -> tuple[list[int], list[int]]:
+    """(the item with its same-article items, the story's other items), or the desk's refusal."""
+    d = story.draft
+    assert d is not None
+    if not story.active:
+        raise InvalidAction(f"story {story.id} is no longer on the desk: a rerun regrouped its sources")
+    if d.status == "approved":
+        state = "published" if story.id in _published_ids(session, story.day) else "approved"
+        raise InvalidAction(f"story {story.id} is {state}: reopen it before splitting a source off")
+    items = [si.item for si in story.items]
+    if item_id not in {it.id for it in items}:
+        raise InvalidAction(f"item {item_id} is not a source of story {story.id}")
+    units = units_of(session, items)
+    if len(units) == 1:
+        one = "only one source" if len(items) == 1 else "only one article (all its sources are that page)"
+        raise InvalidAction(f"story {story.id} has {one}: there is nothing to split it from")
+    unit = next(u for u in units if item_id in u)
+    return unit, sorted(it.id for it in items if it.id not in unit)
+
+
+def _published_ids(session: Session, day: str) -> set[int]:
+    ids: set[int] = set()
+    for story_ids in session.scalars(select(Publication.story_ids).join(Digest, Digest.id == Publication.digest_id)
+                                     .where(Digest.day == day)):
+        ids.update(int(x) for x in story_ids or [])
+    return ids
+
+
+def _unit_title(items: Sequence[Item]) -> str:
+    """The title the cluster stage would give a story of these items: an article's own title first."""
+    refs = [(it, (it.article.title if it.article is not None and it.article.status == "ok" and it.article.title else None)
+             or it.title or "") for it in items]
+    return next((t for it, t in refs if it.kind == "article" and t), refs[0][1] if refs else "")
+
+
+def _separate(session: Session, item_id: int, day: str, actor: str) -> None:
+    """Record that the item is a story of its own for its day (one row per item)."""
+    sep = session.scalars(select(ItemSeparation).where(ItemSeparation.item_id == item_id)).one_or_none()
+    if sep is None:
+        session.add(ItemSeparation(item_id=item_id, day=day, actor=actor))
+    else:
+        sep.day, sep.actor, sep.created_at = day, actor, utcnow()
+
+
+def _mark_split(session: Session, d: Draft, actor: str, notice: str) -> None:
+    """Its sources changed under the draft: the editor's text stays, with the notice (a rejection stays one).
+
+    A machine draft is redrafted by the next draft run anyway (its inputs changed)."""
+    before = draft_snapshot(d)
+    if d.status != "rejected":
+        d.status, d.error, d.decided_at, d.override = "needs_human", notice, None, None
+    _revise(session, d, actor, "split", before, note=notice)
 
 
 EDITABLE = ("headline", "summary", "view", "tags", "section")
