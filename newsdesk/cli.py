@@ -555,7 +555,7 @@ def review_split(
     def body() -> None:
         db = _ready_db()
         with db.session() as s:
-            result = desk.split_off(s, story_id, item, _actor(editor))
+            result = desk.split_off(s, story_id, _actor(editor), item)
         out.print(f"split item {', '.join(map(str, result.item_ids))} off #{result.kept.id}: "
                   f"new story #{result.new.id}: {result.new.headline}", highlight=False)
     guarded(body)

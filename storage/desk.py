@@ -386,7 +386,7 @@ class SplitResult:
     item_ids: list[int]  # what moved: the item and the items that are the same article
 
 
-def split_off(session: Session, story_id: int, item_id: int, actor: str,
+def split_off(session: Session, story_id: int, actor: str, item_id: int,
               expected_version: int | None = None) -> SplitResult:
     """Make one source of a story (with the items that are the same article) a story of its own.
 
@@ -495,6 +495,7 @@ def _mark_split(session: Session, d: Draft, actor: str, notice: str) -> None:
     before = draft_snapshot(d)
     if d.status != "rejected":
         d.status, d.error, d.decided_at, d.override = "needs_human", notice, None, None
+    d.failure_kind, d.attempts = None, 0  # a failure on the old sources says nothing about the new ones
     _revise(session, d, actor, "split", before, note=notice)
 
 
