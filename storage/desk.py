@@ -399,49 +399,67 @@ def split_off(session: Session, story_id: int, actor: str, item_id: int,
     assert d is not None
     _check_version(d, expected_version)
     unit, rest = _split_unit(session, story, item_id)
-    kept_key, new_key = f"i{rest[0]}", f"i{unit[0]}"
-    others = {st.key: st for st in session.scalars(select(Story).options(selectinload(Story.draft)).where(
-        Story.day == story.day, Story.id != story.id, Story.key.in_([kept_key, new_key])))}
-    if any(st.active for st in others.values()):  # its lowest item would be in this story too
-        raise InvalidAction(f"story {story_id} overlaps another story of {story.day}: rerun the cluster stage first")
     before = {"key": story.key, "items": [si.item_id for si in story.items]}
     moved = [si.item for si in story.items if si.item_id in unit]
-    if kept_key in others:  # a story a rerun regrouped away gives the key up (the row and its history stay)
-        retired = others.pop(kept_key)
-        retired.key = f"x{retired.id}"
-        session.flush()
-    story.key = kept_key
+    earlier = _take_key(session, story, f"i{rest[0]}", f"i{unit[0]}")
     for si in [si for si in story.items if si.item_id in unit]:
         story.items.remove(si)
     session.flush()  # the old key is free before the new story takes it
-
-    new = others.get(new_key)  # a story of the same unit a rerun regrouped away comes back, as a rerun would
-    if new is None:
-        new = Story(day=story.day, key=new_key, created_at=utcnow(), items=[])
-        session.add(new)
-    new.title = _unit_title(moved)
-    new.rank, new.score, new.reasons = story.rank, 0.0, [f"split off story {story.id} by {actor}"]
-    new.previous_story_id, new.is_repeat, new.active, new.thread_id = None, False, True, None
-    new.updated_at = story.updated_at = utcnow()
-    held = {si.item_id for si in new.items}
-    new.items.extend(StoryItem(item_id=i) for i in unit if i not in held)
+    new = _own_story(session, earlier, story, f"i{unit[0]}", unit, moved, actor)
     _separate(session, item_id, story.day, actor)
     session.flush()
-
     _mark_split(session, d, actor, SPLIT_NOTICE)
-    note = f"split off story {story.id}: regenerate or write it"
-    if new.draft is None:
-        fresh = Draft(story_id=new.id, style=d.style, status="needs_human", headline=new.title, version=0,
-                      input_hash="", error=note)  # no input hash: the next draft run drafts it
-        session.add(fresh)
-        session.flush()
-        _revise(session, fresh, actor, "split", {}, note=note)
-    else:
-        _mark_split(session, new.draft, actor, note)
+    _own_draft(session, new, d.style, f"split off story {story.id}: regenerate or write it", actor)
     audit(session, actor, "story.split", "story", story.id, before,
           {"key": story.key, "items": rest, "new_story": new.id, "new_key": new.key, "split_items": unit})
     session.expire(new, ["items", "draft"])
     return SplitResult(kept=_row(story), new=_row(new), item_ids=unit)
+
+
+def _take_key(session: Session, story: Story, kept_key: str, new_key: str) -> Story | None:
+    """Re-key the story to its remaining lowest item; returns an earlier row holding `new_key`, if any.
+
+    Rows a rerun regrouped away (inactive) may hold either key: the one holding `kept_key` gives it
+    up (renamed, its history kept), the one holding `new_key` comes back as the new story, as a
+    rerun would bring it back."""
+    others = {st.key: st for st in session.scalars(select(Story).options(selectinload(Story.draft)).where(
+        Story.day == story.day, Story.id != story.id, Story.key.in_([kept_key, new_key])))}
+    if any(st.active for st in others.values()):  # its lowest item would be in this story too
+        raise InvalidAction(f"story {story.id} overlaps another story of {story.day}: rerun the cluster stage first")
+    if kept_key in others:
+        retired = others.pop(kept_key)
+        retired.key = f"x{retired.id}"
+        session.flush()
+    story.key = kept_key
+    return others.get(new_key)
+
+
+def _own_story(session: Session, row: Story | None, story: Story, key: str, unit: list[int],
+               moved: Sequence[Item], actor: str) -> Story:
+    """The split-off items' story: ranked beside the one they left until the next cluster run ranks it."""
+    if row is None:
+        row = Story(day=story.day, key=key, created_at=utcnow(), items=[])
+        session.add(row)
+    row.title = _unit_title(moved)
+    row.rank, row.score, row.reasons = story.rank, 0.0, [f"split off story {story.id} by {actor}"]
+    row.previous_story_id, row.is_repeat, row.active, row.thread_id = None, False, True, None
+    row.updated_at = story.updated_at = utcnow()
+    held = {si.item_id for si in row.items}
+    row.items.extend(StoryItem(item_id=i) for i in unit if i not in held)
+    return row
+
+
+def _own_draft(session: Session, story: Story, style: str, note: str, actor: str) -> None:
+    """A draft to land on: empty and `needs_human` (no input hash, so the next draft run drafts it),
+    or a returning row's old draft, marked like the story the items left."""
+    if story.draft is not None:
+        _mark_split(session, story.draft, actor, note)
+        return
+    fresh = Draft(story_id=story.id, style=style, status="needs_human", headline=story.title, version=0,
+                  input_hash="", error=note)
+    session.add(fresh)
+    session.flush()
+    _revise(session, fresh, actor, "split", {}, note=note)
 
 
 def _split_unit(session: Session, story: Story, item_id: int) -> tuple[list[int], list[int]]:
