@@ -154,6 +154,7 @@ def _probe_ahead(ctx: Context, day: str) -> threading.Thread | None:
 def cluster_fingerprint(ctx: Context, day: str) -> str:
     """What clustering reads: the window's items, their articles' text, and earlier stories."""
     from storage.models import Article, Item, ItemLink, Story
+    from storage.units import separated_items
 
     settings = ctx.settings
     start, end = settings.window(day)
@@ -166,10 +167,11 @@ def cluster_fingerprint(ctx: Context, day: str) -> str:
         arts = s.execute(select(Article.id, Article.status, Article.content_hash).order_by(Article.id)).all()
         earlier = s.execute(select(Story.id, Story.day, Story.key, Story.active).where(Story.day < day).order_by(Story.id)).all()
         has_day = s.scalar(select(Story.id).where(Story.day == day).limit(1)) is not None
+        separated = sorted(separated_items(s, day))  # an editor's split changes the grouping
         instance = _database_instance(s)
     # The database is part of the key: the demo, tests and real data share one Prefect cache. Its URL is
     # not enough: a database deleted and created again at the same path (a fresh demo) is another one.
-    return pipeline.stage_fingerprint(items, links, arts, earlier,
+    return pipeline.stage_fingerprint(items, links, arts, earlier, separated,
                                       [ctx.db.url, instance, has_day, settings.timezone, settings.day_cutoff])
 
 

@@ -28,7 +28,7 @@ from storage.db import Database
 from storage.threads import assign_threads
 from storage.models import Article, Item, ItemLink, Source, Story, StoryItem, utcnow
 from storage.outlets import outlet_name
-from summarizer.unionfind import UnionFind
+from storage.units import article_units, item_links, separated_items
 from storage.writes import (
     ItemWrite,
     StoryWrite,
@@ -445,6 +445,20 @@ def _item_doc_text(item: Item, articles: dict[int, Article], links: dict[int, li
     return title, "\n".join(p for p in parts if p)
 
 
+def keep_apart(groups: list[list[str]], apart: set[str]) -> list[list[str]]:
+    """Move the `apart` docs out of their groups, each into a group of its own, right after it.
+
+    The rest of each group stays as clustered, so the story a unit was split from keeps its other
+    items and with them its key (and draft)."""
+    out: list[list[str]] = []
+    for g in groups:
+        rest = [d for d in g if d not in apart]
+        if rest:
+            out.append(rest)
+        out.extend([d] for d in g if d in apart)
+    return out
+
+
 def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
     """Group the day's items into stories, rank them, and link them to earlier days' stories."""
     from summarizer.clustering import cluster_stories
@@ -455,27 +469,16 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
     ctx.reporter.start("cluster", 1)
     with db.session() as s:
         items = list(s.scalars(_window_items(s, settings, day).options(selectinload(Item.source))))
-        item_ids = [i.id for i in items]
-        link_rows = s.execute(select(ItemLink.item_id, ItemLink.article_id).where(ItemLink.item_id.in_(item_ids))).all() if item_ids else []
-        links: dict[int, list[int]] = {}
-        for iid, aid in link_rows:
-            links.setdefault(iid, []).append(aid)
-        art_ids = {i.article_id for i in items if i.article_id} | {a for _, a in link_rows}
+        links = item_links(s, [i.id for i in items])
+        art_ids = {i.article_id for i in items if i.article_id} | {a for arts in links.values() for a in arts}
         articles = {a.id: a for a in s.scalars(select(Article).where(Article.id.in_(art_ids)))} if art_ids else {}
 
         # Items that are, or point to, the same article are one story before any clustering.
-        uf: UnionFind[tuple[str, int]] = UnionFind()
-        for it in items:
-            uf.find(("i", it.id))
-            for aid in ([it.article_id] if it.article_id else []) + links.get(it.id, []):
-                uf.union(("i", it.id), ("a", aid))
-        pre: dict[Any, list[Item]] = {}
-        for it in items:
-            pre.setdefault(uf.find(("i", it.id)), []).append(it)
+        by_id = {it.id: it for it in items}
+        pre = [[by_id[i] for i in unit] for unit in article_units([(it.id, it.article_id) for it in items], links)]
 
         docs, members = [], {}
-        for group in pre.values():
-            group.sort(key=lambda i: i.id)
+        for group in pre:
             doc_id = f"g{group[0].id}"
             members[doc_id] = group
             texts, titles = [], []
@@ -491,7 +494,11 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
                 "published_at": min(dates) if dates else None, "source": _outlet(group[0]),
             })
         found = cluster_stories(docs)
-        groups = found.groups
+        # An editor's "Split off" outranks the clustering: such a unit is a story of its own.
+        separated = separated_items(s, day)
+        apart = {d for d, group in members.items() if any(it.id in separated for it in group)}
+        groups = keep_apart(found.groups, apart)
+        weak_docs = found.weak - apart  # a unit on its own joined nothing
         doc_by_id = {d["id"]: d for d in docs}
         weights = {src.name: src.weight for src in s.scalars(select(Source))}
 
@@ -509,7 +516,7 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
             ))
             candidates[-1]._item_ids = [i.id for i in group_items]  # type: ignore[attr-defined]
             candidates[-1]._hashes = frozenset(i.content_hash for i in group_items)  # type: ignore[attr-defined]
-            candidates[-1]._weak = frozenset(i.id for d in g if d in found.weak for i in members[d])  # type: ignore[attr-defined]
+            candidates[-1]._weak = frozenset(i.id for d in g if d in weak_docs for i in members[d])  # type: ignore[attr-defined]
 
         previous = _previous_stories(s, day, max(HISTORY_DAYS, settings.thread_days))
         novelty_from = (parse_day(day) - timedelta(days=HISTORY_DAYS)).isoformat()

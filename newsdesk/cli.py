@@ -543,6 +543,24 @@ def review_reject(
     guarded(body)
 
 
+@review_app.command("split")
+def review_split(
+    story_id: int = typer.Argument(..., metavar="ID"),
+    item: int = typer.Option(..., "--item", help="The source's item id (`review show ID` lists them)."),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+) -> None:
+    """Split one source off a story into a story of its own (the next cluster run keeps it apart)."""
+    from storage import desk
+
+    def body() -> None:
+        db = _ready_db()
+        with db.session() as s:
+            result = desk.split_off(s, story_id, _actor(editor), item)
+        out.print(f"split item {', '.join(map(str, result.item_ids))} off #{result.kept.id}: "
+                  f"new story #{result.new.id}: {result.new.headline}", highlight=False)
+    guarded(body)
+
+
 @review_app.command("regenerate")
 def review_regenerate(
     story_id: int = typer.Argument(..., metavar="ID"),

@@ -41,6 +41,7 @@ MESSAGES = {
     "enabled": "User enabled.",
     "password": "Password reset; the user was signed out everywhere.",
     "added": "Link added: it is one of this story's sources now.",
+    "split": "Split off into a story of its own: regenerate it or write it. The story it left is marked for a look.",
 }
 
 

@@ -20,6 +20,7 @@ from storage.models import (
     Draft,
     DraftRevision,
     Item,
+    ItemSeparation,
     LLMCall,
     Publication,
     Run,
@@ -30,6 +31,7 @@ from storage.models import (
 )
 from storage.limits import TooLong, check_draft_changes, check_text
 from storage.outlets import distinct_outlets
+from storage.units import units_of
 from storage.writes import draft_snapshot
 
 STATUSES = ("pending", "approved", "rejected", "needs_human")
@@ -372,6 +374,149 @@ def reopen(session: Session, story_id: int, actor: str, expected_version: int | 
     d.decided_at, d.reject_reason = None, None
     _revise(session, d, actor, "reopened", before)
     return _row(story)
+
+
+# ---------------------------------------------------------------- split off
+
+SPLIT_NOTICE = "a source was split off: regenerate or edit"
+
+
+@dataclass
+class SplitResult:
+    kept: StoryRow  # the story the source left: same row, same draft (marked stale)
+    new: StoryRow  # the source's story of its own
+    item_ids: list[int]  # what moved: the item and the items that are the same article
+
+
+def split_off(session: Session, story_id: int, actor: str, item_id: int,
+              expected_version: int | None = None) -> SplitResult:
+    """Make one source of a story (with the items that are the same article) a story of its own.
+
+    Clustering sometimes folds another event into a big story; this is the editor's fix, and it
+    holds: the separation is recorded for the cluster stage, and both rows get the keys the cluster
+    stage computes (`i` + their lowest item id), so a rerun finds the same rows and their drafts.
+    """
+    story = _load(session, story_id)
+    d = story.draft
+    assert d is not None
+    _check_version(d, expected_version)
+    unit, rest = _split_unit(session, story, item_id)
+    before = {"key": story.key, "items": [si.item_id for si in story.items]}
+    moved = [si.item for si in story.items if si.item_id in unit]
+    earlier = _take_key(session, story, f"i{rest[0]}", f"i{unit[0]}")
+    for si in [si for si in story.items if si.item_id in unit]:
+        story.items.remove(si)
+    session.flush()  # the old key is free before the new story takes it
+    new = _own_story(session, earlier, story, f"i{unit[0]}", unit, moved, actor)
+    _separate(session, item_id, story.day, actor)
+    session.flush()
+    _mark_split(session, d, actor, SPLIT_NOTICE)
+    _own_draft(session, new, d.style, f"split off story {story.id}: regenerate or write it", actor)
+    audit(session, actor, "story.split", "story", story.id, before,
+          {"key": story.key, "items": rest, "new_story": new.id, "new_key": new.key, "split_items": unit})
+    session.expire(new, ["items", "draft"])
+    return SplitResult(kept=_row(story), new=_row(new), item_ids=unit)
+
+
+def _take_key(session: Session, story: Story, kept_key: str, new_key: str) -> Story | None:
+    """Re-key the story to its remaining lowest item; returns an earlier row holding `new_key`, if any.
+
+    Rows a rerun regrouped away (inactive) may hold either key: the one holding `kept_key` gives it
+    up (renamed, its history kept), the one holding `new_key` comes back as the new story, as a
+    rerun would bring it back."""
+    others = {st.key: st for st in session.scalars(select(Story).options(selectinload(Story.draft)).where(
+        Story.day == story.day, Story.id != story.id, Story.key.in_([kept_key, new_key])))}
+    if any(st.active for st in others.values()):  # its lowest item would be in this story too
+        raise InvalidAction(f"story {story.id} overlaps another story of {story.day}: rerun the cluster stage first")
+    if kept_key in others:
+        retired = others.pop(kept_key)
+        retired.key = f"x{retired.id}"
+        session.flush()
+    story.key = kept_key
+    return others.get(new_key)
+
+
+def _own_story(session: Session, row: Story | None, story: Story, key: str, unit: list[int],
+               moved: Sequence[Item], actor: str) -> Story:
+    """The split-off items' story: ranked beside the one they left until the next cluster run ranks it."""
+    if row is None:
+        row = Story(day=story.day, key=key, created_at=utcnow(), items=[])
+        session.add(row)
+    row.title = _unit_title(moved)
+    row.rank, row.score, row.reasons = story.rank, 0.0, [f"split off story {story.id} by {actor}"]
+    row.previous_story_id, row.is_repeat, row.active, row.thread_id = None, False, True, None
+    row.updated_at = story.updated_at = utcnow()
+    held = {si.item_id for si in row.items}
+    row.items.extend(StoryItem(item_id=i) for i in unit if i not in held)
+    return row
+
+
+def _own_draft(session: Session, story: Story, style: str, note: str, actor: str) -> None:
+    """A draft to land on: empty and `needs_human` (no input hash, so the next draft run drafts it),
+    or a returning row's old draft, marked like the story the items left."""
+    if story.draft is not None:
+        _mark_split(session, story.draft, actor, note)
+        return
+    fresh = Draft(story_id=story.id, style=style, status="needs_human", headline=story.title, version=0,
+                  input_hash="", error=note)
+    session.add(fresh)
+    session.flush()
+    _revise(session, fresh, actor, "split", {}, note=note)
+
+
+def _split_unit(session: Session, story: Story, item_id: int) -> tuple[list[int], list[int]]:
+    """(the item with its same-article items, the story's other items), or the desk's refusal."""
+    d = story.draft
+    assert d is not None
+    if not story.active:
+        raise InvalidAction(f"story {story.id} is no longer on the desk: a rerun regrouped its sources")
+    if d.status == "approved":
+        state = "published" if story.id in _published_ids(session, story.day) else "approved"
+        raise InvalidAction(f"story {story.id} is {state}: reopen it before splitting a source off")
+    items = [si.item for si in story.items]
+    if item_id not in {it.id for it in items}:
+        raise InvalidAction(f"item {item_id} is not a source of story {story.id}")
+    units = units_of(session, items)
+    if len(units) == 1:
+        one = "only one source" if len(items) == 1 else "only one article (all its sources are that page)"
+        raise InvalidAction(f"story {story.id} has {one}: there is nothing to split it from")
+    unit = next(u for u in units if item_id in u)
+    return unit, sorted(it.id for it in items if it.id not in unit)
+
+
+def _published_ids(session: Session, day: str) -> set[int]:
+    ids: set[int] = set()
+    for story_ids in session.scalars(select(Publication.story_ids).join(Digest, Digest.id == Publication.digest_id)
+                                     .where(Digest.day == day)):
+        ids.update(int(x) for x in story_ids or [])
+    return ids
+
+
+def _unit_title(items: Sequence[Item]) -> str:
+    """The title the cluster stage would give a story of these items: an article's own title first."""
+    refs = [(it, (it.article.title if it.article is not None and it.article.status == "ok" and it.article.title else None)
+             or it.title or "") for it in items]
+    return next((t for it, t in refs if it.kind == "article" and t), refs[0][1] if refs else "")
+
+
+def _separate(session: Session, item_id: int, day: str, actor: str) -> None:
+    """Record that the item is a story of its own for its day (one row per item)."""
+    sep = session.scalars(select(ItemSeparation).where(ItemSeparation.item_id == item_id)).one_or_none()
+    if sep is None:
+        session.add(ItemSeparation(item_id=item_id, day=day, actor=actor))
+    else:
+        sep.day, sep.actor, sep.created_at = day, actor, utcnow()
+
+
+def _mark_split(session: Session, d: Draft, actor: str, notice: str) -> None:
+    """Its sources changed under the draft: the editor's text stays, with the notice (a rejection stays one).
+
+    A machine draft is redrafted by the next draft run anyway (its inputs changed)."""
+    before = draft_snapshot(d)
+    if d.status != "rejected":
+        d.status, d.error, d.decided_at, d.override = "needs_human", notice, None, None
+    d.failure_kind, d.attempts = None, 0  # a failure on the old sources says nothing about the new ones
+    _revise(session, d, actor, "split", before, note=notice)
 
 
 EDITABLE = ("headline", "summary", "view", "tags", "section")

@@ -195,6 +195,22 @@ class StoryItem(Base):
     item: Mapped[Item] = relationship()
 
 
+class ItemSeparation(Base):
+    """An editor's ruling that an item is a story of its own for its day (the desk's "Split off").
+
+    The cluster stage reads it after clustering, so a rerun never folds the item back into the
+    story it was split from; the item's same-article siblings go with it, as they always do.
+    """
+
+    __tablename__ = "item_separations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Draft(Base):
     """The editable draft of one story; `version` guards against silent overwrites."""
 

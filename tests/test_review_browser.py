@@ -357,3 +357,33 @@ def test_script_in_drafts_and_sources_shows_as_text_and_never_runs(server, tabs,
         _keep_failure(shot, tab)
         raise
     assert tab.dialogs == []
+
+
+# ------------------------------------------------------------------ split off
+
+
+def test_editor_splits_a_source_off_and_lands_on_its_story(server, tabs, shot) -> None:
+    tab = tabs().login("ana")
+    pg, sid = tab.page, server["ids"]["falcon"]
+    try:
+        tab.story(sid)
+        source = pg.locator(".sources-col article.source", has_text="Introducing Falcon-9B")
+        button = source.get_by_role("button", name="Split off into its own story")
+        assert button.get_attribute("aria-describedby") == source.locator("h3").get_attribute("id")
+        shot(pg, "12-before-split")
+        button.click()
+        pg.wait_for_selector(".notice.ok")
+        assert "Split off into a story of its own" in pg.locator(".notice.ok").inner_text()
+        new_id = int(pg.url.split("/story/")[1].split("?")[0])
+        assert new_id != sid
+        assert pg.locator(".sources-col article.source").count() == 1
+        assert "Introducing Falcon-9B" in pg.locator(".sources-col").inner_text()
+        assert pg.locator(".pill-needs_human").count() == 1
+        shot(pg, "13-split-story")
+        tab.story(sid)  # the story it left: one source fewer, and a notice for the editor
+        assert pg.locator(".sources-col article.source").count() == 1
+        assert desk.SPLIT_NOTICE in pg.locator(".flags").inner_text()
+    except BaseException:
+        _keep_failure(shot, tab)
+        raise
+    assert tab.dialogs == []

@@ -365,6 +365,44 @@ def test_approve_reject_reopen_and_history(desk_env) -> None:
     assert client.get("/story/99999").status_code == 404
 
 
+def test_split_off_a_source_lands_on_its_new_story(desk_env) -> None:
+    from review.users import set_active
+    from storage.models import ItemSeparation, StoryItem
+
+    sid, lab = desk_env.ids["falcon"], desk_env.ids["l1"]
+    page = f"/story/{sid}"
+    anon = make_client(desk_env.settings)  # logged out: refused, nothing moves
+    assert anon.post(f"{page}/split", data={"version": version_of(desk_env, sid), "item": lab}).status_code == 401
+    gone = logged_in(desk_env, "ben")  # an account disabled since it opened the page
+    token = csrf_of(gone.get(page).text)
+    set_active(desk_env.db, "ben", False)
+    assert gone.post(f"{page}/split", data={"version": 1, "item": lab, "csrf_token": token}).status_code == 401
+    client = logged_in(desk_env)
+    html = client.get(page).text
+    assert html.count(">Split off into its own story</button>") == 2 and f'name="item" value="{lab}"' in html
+    version = version_of(desk_env, sid)
+    assert client.post(f"{page}/split", data={"version": version, "item": lab}).status_code == 403  # no CSRF token
+    assert client.post(f"{page}/split", data={"version": version, "item": lab, "csrf_token": "forged"}).status_code == 403
+    resp = post(client, f"{page}/split", {"version": version - 1, "item": lab}, page)
+    assert resp.status_code == 409 and "changed since you opened it" in resp.text
+    with desk_env.db.session() as s:
+        assert s.scalars(select(ItemSeparation)).all() == [] and version_of(desk_env, sid) == version
+
+    resp = post(client, f"{page}/split", {"version": version, "item": lab}, page)
+    assert resp.status_code == 303
+    new_id = int(resp.headers["location"].split("/")[2].split("?")[0])
+    assert new_id != sid and resp.headers["location"] == f"/story/{new_id}?ok=split"
+    new_page = client.get(resp.headers["location"]).text
+    assert "Split off into a story of its own" in new_page and "Introducing Falcon-9B" in new_page
+    assert f"split off story {sid}" in new_page and ">Split off into its own story</button>" not in new_page  # one source
+    with desk_env.db.session() as s:
+        assert set(s.scalars(select(StoryItem.story_id).where(StoryItem.item_id == lab))) == {new_id}
+    old_page = client.get(page).text
+    assert desk.SPLIT_NOTICE in old_page and ">Split off into its own story</button>" not in old_page
+    resp = post(client, f"{page}/split", {"version": version_of(desk_env, sid), "item": desk_env.ids["w1"]}, page)
+    assert resp.status_code == 400 and "nothing to split it from" in resp.text
+
+
 def test_the_truth_gate_refuses_unsupported_claims_until_an_audited_override(desk_env) -> None:
     sid = desk_env.ids["falcon"]
     client = logged_in(desk_env)

@@ -1,7 +1,7 @@
 """One story: the draft beside its sources, in-place editing, decisions and history."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
@@ -111,10 +111,14 @@ def edit(
     return RedirectResponse(f"/story/{story_id}?ok={'saved' if changes else 'nochange'}", status_code=303)
 
 
-def _decide(request: Request, story_id: int, action, ok: str, yours: dict[str, str] | None = None, **kwargs: Any) -> Response:
+def _decide(request: Request, story_id: int, action, ok: str, yours: dict[str, str] | None = None,
+            goto: Callable[[Any], int] | None = None, **kwargs: Any) -> Response:
+    """Run a desk action and go back to the story (or to `goto(result)`), or show why it was refused."""
     try:
         with desk_of(request).db.session() as s:
-            action(s, story_id, request.state.user.name, **kwargs)
+            result = action(s, story_id, request.state.user.name, **kwargs)
+        if goto is not None:
+            story_id = goto(result)
     except desk.Conflict as exc:
         return _conflict(request, story_id, exc, yours)
     except desk.GateRefused as exc:  # the truth gate: say what is open, offer an audited override where allowed
@@ -152,6 +156,14 @@ def reject(story_id: int, request: Request, version: int = Form(...), reason: st
 @router.post("/story/{story_id}/reopen")
 def reopen(story_id: int, request: Request, version: int = Form(...), user: Account = Depends(require_user)) -> Response:
     return _decide(request, story_id, desk.reopen, "reopened", expected_version=version)
+
+
+@router.post("/story/{story_id}/split")
+def split(story_id: int, request: Request, version: int = Form(...), item: int = Form(...),
+          user: Account = Depends(require_user)) -> Response:
+    """Split one source off into a story of its own, then show that story (it needs its own draft)."""
+    return _decide(request, story_id, desk.split_off, "split", goto=lambda result: result.new.id,
+                   item_id=item, expected_version=version)
 
 
 @router.post("/story/{story_id}/regenerate")

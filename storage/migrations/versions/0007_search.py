@@ -8,7 +8,7 @@ GIN index, which the database itself keeps in step. `storage.search.rebuild`
 refills the FTS5 tables from the rows.
 
 Revision ID: 0007
-Revises: 0011
+Revises: 0009
 """
 from alembic import op
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from storage.search_schema import PG_VECTOR as _PG_VECTOR, SQLITE_TEXT as _SQLITE_TEXT
 
 revision = '0007'
-down_revision = '0011'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -1,17 +1,17 @@
 """story_items.weak: the item joined its story only on a weak match (as a straggler)
 
-Comes before 0007 in the chain (see storage/search_schema.py: table rebuilds after 0007 drop its
-SQLite triggers).
+After 0010. story_items has no search triggers, so rebuilding it on SQLite drops none
+(storage/search_schema.py).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
