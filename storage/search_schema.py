@@ -3,8 +3,9 @@
 
 Changing these needs a new migration: the triggers and generated columns already in a database keep
 the text they were created with. On SQLite, a later migration that rebuilds one of these tables
-(`batch_alter_table` copies it into a new table) drops its triggers: such a migration must come
-before 0007 in the chain or create the triggers again.
+(`batch_alter_table` copies it into a new table) drops its triggers: such a migration must create
+the triggers again. It cannot be placed before 0007 instead: a database already at 0007 would
+never run it (see migration 0012).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """per-host politeness shared by every worker: request slots and the next allowed start per host
 
-Comes before 0007 in the chain (see storage/search_schema.py: table rebuilds after 0007 drop its
-SQLite triggers).
+Placed before 0007 in the chain after 0007 had been released: databases already at 0007 never ran
+it, and 0012 creates its tables there.
 
 Revision ID: 0009
 Revises: 0004
