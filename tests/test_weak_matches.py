@@ -145,3 +145,23 @@ def test_a_rewrite_of_the_day_updates_the_flags(db: Database) -> None:
         replace_day_stories(s, DAY, [StoryWrite(key="k", title="t", item_ids=list(ids.values()), rank=1, score=1.0,
                                                 reasons=[], weak_item_ids=frozenset({ids["cut-0"]}))])
     assert _weak_flags(db) == {"cut-0": True, "cut-1": False}
+
+
+def test_a_weak_source_split_off_by_the_editor_is_a_plain_story_of_its_own(db: Database, tmp_path: Path) -> None:
+    _store(db, _docs(HIRE))
+    ctx = Context(settings=load_settings({"NEWSDESK_DATA_DIR": str(tmp_path)}).with_overrides(database_url=db.url), db=db)
+    cluster_stage(ctx, DAY)
+    with db.session() as s:
+        (story_id,) = s.scalars(select(Story.id).where(Story.day == DAY, Story.active.is_(True))).all()
+        save_machine_draft(s, story_id, style="awesome-ai-daily", status="pending", model="m", prompt_version="v1",
+                           input_hash="h", fields={"headline": "Quillon cuts 1,200 jobs in Dublin", "summary": []})
+        lone_id = s.scalars(select(Item.id).where(Item.guid == "lone")).one()
+        desk.split_off(s, story_id, "ana", lone_id)
+    cluster_stage(ctx, DAY)  # the rerun keeps it apart, and it joined nothing: no weak mark, no weak reason
+    with db.session() as s:
+        story_of = dict(s.execute(select(Item.guid, StoryItem.story_id).join(StoryItem, StoryItem.item_id == Item.id)
+                                  .join(Story, Story.id == StoryItem.story_id).where(Story.active.is_(True))).all())
+    assert story_of["lone"] != story_of["cut-0"] and len({story_of[d["id"]] for d in _docs(HIRE)}) == 2
+    reasons = _reasons_by_guid(db)
+    assert not any("weak match" in r for r in reasons["lone"] + reasons["cut-0"])
+    assert not any(_weak_flags(db).values())
