@@ -11,6 +11,7 @@ workers died and do not come back fails the night with a message instead of hang
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -218,8 +219,12 @@ def gather(stage: str, settings: Settings, futures: Sequence[Any]) -> list[dict[
     `future.result()` alone waits for ever when the cluster has lost its workers.
     """
     watch = BatchWatch(stage, len(futures), settings.dask_batch_timeout, settings.dask_no_worker_timeout, time.monotonic())
+    news = threading.Event()  # a batch finished since the last look: look again now, not at the next poll
+    for f in futures:
+        f.wrapped_future.add_done_callback(lambda _: news.set())
     results: dict[int, dict[str, Any]] = {}
     while len(results) < len(futures):
+        news.clear()
         finished = 0
         for i in [i for i, f in enumerate(futures) if i not in results and f.wrapped_future.done()]:
             fetched, result = fetch(futures[i])
@@ -227,7 +232,7 @@ def gather(stage: str, settings: Settings, futures: Sequence[Any]) -> list[dict[
                 results[i], finished = result, finished + 1
         if len(results) < len(futures):
             watch.check(time.monotonic(), finished, live_workers(futures[0].wrapped_future.client))
-            time.sleep(POLL_SECONDS)
+            news.wait(POLL_SECONDS)
     return [results[i] for i in range(len(futures))]
 
 
