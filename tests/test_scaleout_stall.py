@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -107,8 +108,13 @@ def _start_worker(address: str, log: Path) -> subprocess.Popen:
         proc = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--no-nanny",
                                  "--nthreads", "1", "--no-dashboard"], cwd=REPO, env=_prefect_env(),
                                 stdout=out, stderr=subprocess.STDOUT)
-    with Client(address, timeout=60) as client:
-        client.wait_for_workers(1, timeout=120)
+    with Client(address, timeout=60) as client:  # this one, not a lost worker the scheduler still lists
+        deadline = time.monotonic() + 120
+        while proc.pid not in client.run(os.getpid, on_error="ignore").values():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"the Dask worker did not start: see {log}")
+            time.sleep(0.5)
     return proc
 
 
