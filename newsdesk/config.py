@@ -121,6 +121,8 @@ class Settings:
     dask_address: str | None = None  # a Dask scheduler: collect and extract batches run there
     dask_workers: int = 0  # >0: a local Dask cluster of this many worker processes
     task_batch: int = 500  # sources (collect) or pages (extract) per task on Dask
+    dask_batch_timeout: float = 3600.0  # a Dask stage fails when no batch has finished for this many seconds
+    dask_no_worker_timeout: float = 120.0  # ... or when the scheduler has had no live worker for this many
     host_limits: str = "process"  # "database": per-host limits shared by every worker (storage.hostlimits)
 
     @property
@@ -244,6 +246,14 @@ def _thread_days(env: Mapping[str, str]) -> int:
     return days
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds: a deadline of 0 or less would fail every stage at once."""
+    value = float(_number(env, name, default))
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, not {value:g}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (defaults first, variables over them)."""
     env = os.environ if env is None else env
@@ -311,6 +321,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dask_address=dask_address,
         dask_workers=dask_workers,
         task_batch=max(1, int(_number(env, "NEWSDESK_TASK_BATCH", 500, int))),
+        dask_batch_timeout=_seconds(env, "NEWSDESK_DASK_BATCH_TIMEOUT", 3600.0),
+        dask_no_worker_timeout=_seconds(env, "NEWSDESK_DASK_NO_WORKER_TIMEOUT", 120.0),
         host_limits=_host_limits(env.get("NEWSDESK_HOST_LIMITS"), bool(dask_address) or dask_workers > 0),
         llm=llm,
         http=http,

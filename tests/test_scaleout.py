@@ -99,10 +99,11 @@ class _SlowRequests(list):
             time.sleep(self.delay)
 
 
-def _kill_a_worker_mid(task_name: str, address: str, log: _SlowRequests, killed: list[tuple[str, list[str]]]) -> None:
-    """SIGKILL the worker process that is running a `task_name` batch while its requests are in flight;
-    then the server answers at full speed again (the slowness is only there to catch a batch running).
-    prefect-dask names a task's Dask key after the task's function (`collect_batch_task-<token>`)."""
+def _kill_a_worker_mid(task_name: str, address: str, log: _SlowRequests, killed: list[tuple[str, list[str]]],
+                       sig: int = signal.SIGKILL) -> None:
+    """SIGKILL (or send `sig` to) the worker process that is running a `task_name` batch while its requests
+    are in flight; then the server answers at full speed again (the slowness is only there to catch a
+    batch running). prefect-dask names a task's Dask key after the task's function (`collect_batch_task-<token>`)."""
     from distributed import Client
 
     with Client(address, timeout=60) as client:
@@ -113,7 +114,7 @@ def _kill_a_worker_mid(task_name: str, address: str, log: _SlowRequests, killed:
                 busy = {w: [str(k) for k in keys] for w, keys in client.processing().items()}
                 for worker, keys in busy.items():
                     if any(task_name in k for k in keys):
-                        os.kill(pids[worker], signal.SIGKILL)
+                        os.kill(pids[worker], sig)
                         killed.append((worker, keys))
                         log.armed.clear()
                         return
