@@ -405,7 +405,8 @@ def review_show(story_id: int = typer.Argument(..., metavar="ID"), as_json: bool
                 out.print(f"  - {v.get('rule')}: {v.get('message')}", highlight=False)
         out.print("\n[bold]sources[/bold]")
         for src in d.sources:
-            out.print(f"  [{src.id}] {src.outlet}: {src.title} <{src.url}>", highlight=False)
+            weak = "  (joined on a weak match: check it belongs)" if src.weak else ""
+            out.print(f"  [{src.id}] {src.outlet}: {src.title} <{src.url}>{weak}", highlight=False)
         if d.omitted_sources:
             out.print("[bold]not shown to the model[/bold]")
             for o in d.omitted_sources:

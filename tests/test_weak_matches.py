@@ -14,7 +14,10 @@ from pathlib import Path
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from typer.testing import CliRunner
+
 from flows.pipeline import Context, cluster_stage, weak_match_reason
+from newsdesk.cli import app
 from newsdesk.config import load_settings
 from review.app import create_app
 from review.settings import ReviewSettings
@@ -126,6 +129,14 @@ def test_the_weak_source_is_marked_on_the_story_page(db: Database, tmp_path: Pat
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
     assert client.post("/login", data={"name": "ana", "password": "correct horse battery", "csrf_token": token,
                                        "next": "/"}).status_code == 303
+    shown = CliRunner().invoke(app, ["review", "show", str(story_id)],
+                               env={"NEWSDESK_DATA_DIR": str(tmp_path / "cli"), "NEWSDESK_DATABASE_URL": db.url,
+                                    "COLUMNS": "400"})
+    assert shown.exit_code == 0, shown.output
+    sources = [line for line in shown.output.splitlines() if line.startswith("  [")]
+    assert len(sources) == len(_docs(HIRE))
+    weak_lines = [line for line in sources if "joined on a weak match: check it belongs" in line]
+    assert len(weak_lines) == 1 and HIRE[0] in weak_lines[0]
     page = client.get(f"/story/{story_id}").text
     cards = re.findall(r'<article class="source card" id="src-\d+">(.*?)</article>', page, re.S)
     assert len(cards) == len(_docs(HIRE))
