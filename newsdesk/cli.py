@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -47,6 +48,29 @@ def settings() -> Settings:
     return state.settings
 
 
+class NightStopped(RuntimeError):
+    """The night stopped for a reason its message gives in full (a Dask stage that lost its workers):
+    one line for the editor, as the run's notes say it, not the traceback of a failed flow."""
+
+
+class _DropLogsOf(logging.Filter):
+    """Drops console log records that carry an exception of the given kind (Prefect's "Encountered
+    exception" with its traceback): the CLI says why in one line; Prefect's own log keeps the record."""
+
+    def __init__(self, kind: type[BaseException]):
+        super().__init__()
+        self.kind = kind
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], self.kind))
+
+
+def _quiet_console_about(kind: type[BaseException]) -> None:
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _DropLogsOf) and f.kind is kind for f in handler.filters):
+            handler.addFilter(_DropLogsOf(kind))
+
+
 def fail(message: str, code: int = 1) -> None:
     err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)  # one line, however narrow the terminal
     raise typer.Exit(code)
@@ -61,7 +85,7 @@ def guarded(fn: Callable[[], Any]) -> Any:
 
     try:
         return fn()
-    except (ConfigError, DatabaseNotReady, DeskError, SourcesError, ValueError, DayBusy) as exc:
+    except (ConfigError, DatabaseNotReady, DeskError, SourcesError, ValueError, DayBusy, NightStopped) as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
@@ -176,6 +200,9 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
         probe_ahead.start(s, the_day)
     from flows.nightly import nightly  # Prefect: seconds to import, so only once the night can start
     from flows.progress import set_reporter
+    from flows.scaleout import BatchesStalled
+
+    _quiet_console_about(BatchesStalled)
 
     with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[status]}"), console=err, transient=False) as progress:
@@ -186,6 +213,8 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
 
                 return rerun(day=_story_day(story, day), from_stage="draft", force=True, style=style, story=story)
             return nightly(day=day, sources=sources or None, max_stories=max_stories, style=style, from_stage=from_stage, force=force)
+        except BatchesStalled as exc:
+            raise NightStopped(str(exc)) from None
         finally:
             set_reporter(None)
 

@@ -176,7 +176,9 @@ def test_a_night_whose_only_worker_is_lost_mid_extract_fails_clearly_and_a_rerun
             worker.wait(timeout=30)
         assert killed, "the worker was not caught running an extract batch"
         assert failed.returncode != 0, failed.stdout[-3000:]
-        assert f"extract stage stopped: {why}" in failed.stdout + failed.stderr, (failed.stdout + failed.stderr)[-3000:]
+        assert any(line.startswith(f"error: extract stage stopped: {why}") for line in failed.stderr.splitlines()), \
+            (failed.stdout + failed.stderr)[-3000:]
+        assert "Traceback" not in failed.stderr, failed.stderr[-3000:]  # one line for the editor, no Prefect dump
         [run] = _runs(dask_url)
         assert run.status == "failed"
         assert any(note.startswith(f"extract stage stopped: {why}") and " batches finished" in note for note in run.notes), run.notes
@@ -195,3 +197,20 @@ def test_a_night_whose_only_worker_is_lost_mid_extract_fails_clearly_and_a_rerun
     assert _statuses(dask_url) == _statuses(local_url), "the lost batch's pages were not extracted by the rerun"
     stories = _stories(local_url)
     assert stories and _stories(dask_url) == stories
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_night_with_no_worker_ends_in_one_line_that_says_why(tmp_path: Path, scheduler: str) -> None:
+    """The editor at the terminal reads why the night stopped, not a Prefect traceback."""
+    with serve_sample_day() as base_url:
+        env = {**_env(tmp_path, f"sqlite:///{tmp_path / 'night.db'}", base_url), "NEWSDESK_DASK_ADDRESS": scheduler,
+               "NEWSDESK_DASK_NO_WORKER_TIMEOUT": "2"}
+        cli(env, "init")
+        night = _night(env)
+    assert night.returncode == 1, night.stdout[-3000:]
+    assert "Traceback" not in night.stderr, night.stderr[-3000:]
+    [line] = [x for x in night.stderr.splitlines() if x.startswith("error:")]
+    assert line.startswith("error: collect stage stopped: no Dask worker alive for 2 s"), night.stderr[-3000:]
+    assert "a rerun of the day does the rest" in line
+    [run] = _runs(f"sqlite:///{tmp_path / 'night.db'}")
+    assert run.status == "failed" and any(n.startswith("collect stage stopped") for n in run.notes), run.notes
