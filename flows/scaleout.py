@@ -248,9 +248,30 @@ def extract_batches(settings: Settings, ids: list[int], force: bool) -> dict[str
     return _merge(gather("extract", settings, futures)) or {"articles": 0, "ok": 0, "fallback": 0, "failed": 0, "merged": 0}
 
 
+def check_scheduler(stage: str, settings: Settings) -> None:
+    """BatchesStalled, saying so, when NEWSDESK_DASK_ADDRESS does not answer.
+
+    Otherwise the task runner's own connect fails half a minute later deep inside the flow, as an
+    OSError that names neither the stage nor the setting. Waits at most the no-worker deadline
+    (and Dask's 30 s connect timeout): an unreachable scheduler has no live worker either."""
+    if not settings.dask_address:
+        return
+    from distributed import Client
+
+    wait = min(30.0, settings.dask_no_worker_timeout)
+    try:
+        Client(settings.dask_address, timeout=wait, set_as_default=False).close()
+    except (OSError, TimeoutError) as exc:
+        raise BatchesStalled(
+            f"{stage} stage stopped: the Dask scheduler at {settings.dask_address} did not answer within {wait:g} s "
+            f"({exc.__class__.__name__}); nothing was sent to it: check NEWSDESK_DASK_ADDRESS and that the "
+            f"scheduler is running, then rerun the day") from exc
+
+
 def run_batches(ctx: Context, batches_flow: Any, *args: Any) -> dict[str, Any]:
     """Run a batches flow on the configured cluster; a stalled stage leaves its reason in the run's notes."""
     try:
+        check_scheduler(batches_flow.name.removesuffix("-batches"), ctx.settings)
         return batches_flow.with_options(task_runner=task_runner(ctx.settings))(ctx.settings, *args)
     except BatchesStalled as exc:
         ctx.note(str(exc))

@@ -54,21 +54,22 @@ class NightStopped(RuntimeError):
 
 
 class _DropLogsOf(logging.Filter):
-    """Drops console log records that carry an exception of the given kind (Prefect's "Encountered
+    """Drops console log records that carry an exception of the given kinds (Prefect's "Encountered
     exception" with its traceback): the CLI says why in one line; Prefect's own log keeps the record."""
 
-    def __init__(self, kind: type[BaseException]):
+    def __init__(self, kinds: tuple[type[BaseException], ...]):
         super().__init__()
-        self.kind = kind
+        self.kinds = kinds
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], self.kind))
+        return not (record.exc_info and isinstance(record.exc_info[1], self.kinds))
 
 
-def _quiet_console_about(kind: type[BaseException]) -> None:
+def _quiet_console_about(*kinds: type[BaseException]) -> None:
+    """Errors the CLI reports in one line (`guarded`) lose their traceback on the console."""
     for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, _DropLogsOf) and f.kind is kind for f in handler.filters):
-            handler.addFilter(_DropLogsOf(kind))
+        if not any(isinstance(f, _DropLogsOf) for f in handler.filters):
+            handler.addFilter(_DropLogsOf(kinds))
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -180,8 +181,10 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
     from newsdesk.sources import check_source_names
 
     s = settings()
-    if sources:  # an unknown --source is one line, before Prefect is even imported (not a failed flow after retries)
-        check_source_names(s.sources_file, sources)
+    if sources or (story is None and from_stage == "collect"):
+        # a broken sources file or an unknown --source is one line, before Prefect is even imported
+        # (not a failed flow half a minute later)
+        check_source_names(s.sources_file, sources or [])
     from flows.params import validate_params
 
     the_day = validate_params(s, day, from_stage, style, max_stories)[0]  # fail fast, before Prefect starts
@@ -201,8 +204,11 @@ def run_flow(day: str | None, from_stage: str, force: bool, sources: list[str] |
     from flows.nightly import nightly  # Prefect: seconds to import, so only once the night can start
     from flows.progress import set_reporter
     from flows.scaleout import BatchesStalled
+    from newsdesk.sources import SourcesError
+    from storage.desk import DeskError
+    from storage.runlock import DayBusy
 
-    _quiet_console_about(BatchesStalled)
+    _quiet_console_about(BatchesStalled, ConfigError, SourcesError, DeskError, DayBusy)
 
     with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[status]}"), console=err, transient=False) as progress:

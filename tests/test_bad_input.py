@@ -103,6 +103,23 @@ def test_run_with_an_unknown_source_fails_before_the_flow_starts(tmp_path: Path,
     db.dispose()
 
 
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_with_a_broken_sources_file_fails_before_the_flow_starts(tmp_path: Path, db_url: str) -> None:
+    """Not a failed run with Prefect's traceback half a minute later: one line, at once, no run recorded."""
+    from sqlalchemy import func, select
+
+    from storage.db import Database
+    from storage.models import Run
+
+    env = _env(tmp_path, db_url, [{"name": "Odd", "kind": "feed", "url": "https://odd.example.com/feed"}])
+    one_line_error(invoke(env, "run", "--day", "2026-11-19"), "sources.yaml entry 1 (Odd): type must be one of")
+    db = Database(db_url)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Run)) == 0
+    db.dispose()
+    assert invoke(env, "run", "--day", "2026-11-19", "--from-stage", "cluster").exit_code == 0  # needs no sources
+
 SOURCES_WITH_COMMENTS = """\
 # Our sources. Keep this comment.
 sources:

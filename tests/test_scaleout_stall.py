@@ -214,3 +214,25 @@ def test_a_night_with_no_worker_ends_in_one_line_that_says_why(tmp_path: Path, s
     assert "a rerun of the day does the rest" in line
     [run] = _runs(f"sqlite:///{tmp_path / 'night.db'}")
     assert run.status == "failed" and any(n.startswith("collect stage stopped") for n in run.notes), run.notes
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_scheduler_that_does_not_answer_is_named_in_one_line(tmp_path: Path) -> None:
+    """A wrong NEWSDESK_DASK_ADDRESS is not reported as lost workers, nor as a bare OSError traceback."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    with serve_sample_day() as base_url:
+        env = {**_env(tmp_path, f"sqlite:///{tmp_path / 'night.db'}", base_url), "NEWSDESK_DASK_ADDRESS": address,
+               "NEWSDESK_DASK_NO_WORKER_TIMEOUT": "2"}
+        cli(env, "init")
+        night = _night(env)
+    assert night.returncode == 1, night.stdout[-3000:]
+    assert "Traceback" not in night.stderr, night.stderr[-3000:]
+    [line] = [x for x in night.stderr.splitlines() if x.startswith("error:")]
+    assert line.startswith(f"error: collect stage stopped: the Dask scheduler at {address} did not answer within 2 s")
+    assert "NEWSDESK_DASK_ADDRESS" in line
+    [run] = _runs(f"sqlite:///{tmp_path / 'night.db'}")
+    assert run.status == "failed" and any("did not answer" in n for n in run.notes), run.notes
