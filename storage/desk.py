@@ -574,7 +574,7 @@ def merge_into(session: Session, story_id: int, target_id: int, actor: str,
 def merge_targets(session: Session, story_id: int) -> list[StoryRow]:
     """The stories a story can be merged into: its day's other active stories, not approved or published."""
     story = session.get(Story, story_id)
-    if story is None:
+    if story is None or not story.active:
         return []
     q = (_story_query().where(Story.day == story.day, Story.active.is_(True), Story.id != story_id)
          .order_by(Story.rank, Story.id))
