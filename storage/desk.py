@@ -453,17 +453,17 @@ def _own_story(session: Session, row: Story | None, story: Story, key: str, unit
     return row
 
 
-def _own_draft(session: Session, story: Story, style: str, note: str, actor: str) -> None:
+def _own_draft(session: Session, story: Story, style: str, note: str, actor: str, action: str = "split") -> None:
     """A draft to land on: empty and `needs_human` (no input hash, so the next draft run drafts it),
     or a returning row's old draft, marked like the story the items left."""
     if story.draft is not None:
-        _mark_split(session, story.draft, actor, note)
+        _mark_split(session, story.draft, actor, note, action)
         return
     fresh = Draft(story_id=story.id, style=style, status="needs_human", headline=story.title, version=0,
                   input_hash="", error=note)
     session.add(fresh)
     session.flush()
-    _revise(session, fresh, actor, "split", {}, note=note)
+    _revise(session, fresh, actor, action, {}, note=note)
 
 
 def _split_unit(session: Session, story: Story, item_id: int) -> tuple[list[int], list[int]]:
@@ -558,27 +558,39 @@ def merge_into(session: Session, story_id: int, target_id: int, actor: str,
     story.active = False
     session.flush()  # the items leave before the target takes them, the key is free before it is taken
     target.key = f"i{union[0]}"
-    target.items.extend(StoryItem(item_id=i) for i in moved)  # the editor's ruling: no longer a weak match
+    for si in target.items:  # the editor's ruling on all its sources: none is a weak match now (nor on a rerun)
+        si.weak = False
+    target.items.extend(StoryItem(item_id=i) for i in moved)
     target.updated_at = story.updated_at = utcnow()
     unsplit = _unseparate(session, moved)
     _join(session, union, story.day, actor)
     session.flush()
-    if target.draft is not None:
-        _mark_split(session, target.draft, actor, MERGE_NOTICE, action="merge")
+    _own_draft(session, target, d.style, MERGE_NOTICE, actor, action="merge")  # an undrafted target gets one to land on
     audit(session, actor, "story.merge", "story", target.id, before,
           {"key": target.key, "items": union, "merged_story": story.id, "merged_active": False, "unsplit": unsplit})
     session.expire(target, ["items", "draft"])
     return MergeResult(into=_row(target), merged_id=story.id, item_ids=moved, unsplit=unsplit)
 
 
-def merge_targets(session: Session, story_id: int) -> list[StoryRow]:
-    """The stories a story can be merged into: its day's other active stories, not approved or published."""
+@dataclass
+class MergeTarget:
+    id: int
+    headline: str
+    status: str  # the draft's, or "undrafted"
+
+
+def merge_targets(session: Session, story_id: int) -> list[MergeTarget]:
+    """The stories a story can be merged into: its day's other active stories, not approved or published.
+
+    One light query (ids and headlines, no sources): the story page lists them on every view."""
     story = session.get(Story, story_id)
     if story is None or not story.active:
         return []
-    q = (_story_query().where(Story.day == story.day, Story.active.is_(True), Story.id != story_id)
+    q = (select(Story.id, Story.title, Draft.headline, Draft.status).outerjoin(Draft, Draft.story_id == Story.id)
+         .where(Story.day == story.day, Story.active.is_(True), Story.id != story_id)
          .order_by(Story.rank, Story.id))
-    return [_row(st) for st in session.scalars(q) if st.draft is None or st.draft.status != "approved"]
+    return [MergeTarget(id=sid, headline=(headline or title or ""), status=status or "undrafted")
+            for sid, title, headline, status in session.execute(q) if status != "approved"]
 
 
 def _merge_target(session: Session, story: Story, target_id: int) -> Story:

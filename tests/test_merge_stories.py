@@ -166,6 +166,18 @@ def test_a_merge_into_a_split_off_story_stays_with_it(db: Database, tmp_path: Pa
     assert stories(db) == after
 
 
+def test_a_merge_into_an_undrafted_story_gives_it_a_draft_to_land_on(db: Database, tmp_path: Path) -> None:
+    """An undrafted story (past the night's drafting cap) is offered too: the merge gives it a draft."""
+    _, ids = load_day(db, tmp_path)
+    falcon, rail = story_of(db, ids["w1"]), story_of(db, ids["r1"])
+    with db.session() as s:
+        assert [t.status for t in desk.merge_targets(s, falcon)] == ["undrafted"]
+        result = desk.merge_into(s, falcon, rail, "ana", expected_version=draft(db, falcon))
+        detail = desk.get_story(s, rail)
+    assert result.into.status == "needs_human" and result.into.error == desk.MERGE_NOTICE
+    assert [h["action"] for h in detail.history] == ["merge"] and len(detail.sources) == 5
+
+
 def test_refusals_are_one_line(db: Database, tmp_path: Path) -> None:
     _, ids = load_day(db, tmp_path)
     falcon, rail = story_of(db, ids["w1"]), story_of(db, ids["r1"])
