@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import flows.pipeline as pipeline
 from flows.night import cluster_fingerprint
-from flows.pipeline import cluster_stage
+from flows.pipeline import cluster_stage, draft_stage
 from newsdesk.cli import app
 from storage import desk
 from storage.db import Database
@@ -92,6 +92,10 @@ def test_merging_into_the_later_story_rekeys_it_and_the_merged_row_gives_up_its_
     assert after == {rail: (f"i{ids['w1']}", frozenset(ids[g] for g in (*FALCON, "r1")))}
     cluster_stage(ctx, DAY)
     assert stories(db) == after and day_rows(db) == 2
+    draft_stage(ctx, DAY, "awesome-ai-daily", 10)  # a machine draft is redrafted on its new sources
+    with db.session() as s:
+        merged = desk.get_story(s, rail)
+    assert merged.row.error is None and {r.id for r in merged.sources} == {str(i) for i in after[rail][1]}
 
 
 def test_merging_a_split_off_story_back_undoes_the_split(db: Database, tmp_path: Path) -> None:
