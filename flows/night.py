@@ -152,9 +152,9 @@ def _probe_ahead(ctx: Context, day: str) -> threading.Thread | None:
 
 
 def cluster_fingerprint(ctx: Context, day: str) -> str:
-    """What clustering reads: the window's items, their articles' text, and earlier stories."""
+    """What clustering reads: the window's items, their articles' text, earlier stories, and editors' splits and merges."""
     from storage.models import Article, Item, ItemLink, Story
-    from storage.units import separated_items
+    from storage.units import joined_items, separated_items
 
     settings = ctx.settings
     start, end = settings.window(day)
@@ -168,10 +168,11 @@ def cluster_fingerprint(ctx: Context, day: str) -> str:
         earlier = s.execute(select(Story.id, Story.day, Story.key, Story.active).where(Story.day < day).order_by(Story.id)).all()
         has_day = s.scalar(select(Story.id).where(Story.day == day).limit(1)) is not None
         separated = sorted(separated_items(s, day))  # an editor's split changes the grouping
+        joined = sorted(joined_items(s, day).items())  # and so does a merge
         instance = _database_instance(s)
     # The database is part of the key: the demo, tests and real data share one Prefect cache. Its URL is
     # not enough: a database deleted and created again at the same path (a fresh demo) is another one.
-    return pipeline.stage_fingerprint(items, links, arts, earlier, separated,
+    return pipeline.stage_fingerprint(items, links, arts, earlier, separated, joined,
                                       [ctx.db.url, instance, has_day, settings.timezone, settings.day_cutoff])
 
 

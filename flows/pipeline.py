@@ -14,7 +14,7 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator, Iterable, Sequence
+from typing import Any, AsyncIterator, Iterable, Mapping, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
@@ -28,7 +28,7 @@ from storage.db import Database
 from storage.threads import assign_threads
 from storage.models import Article, Item, ItemLink, Source, Story, StoryItem, utcnow
 from storage.outlets import outlet_name
-from storage.units import article_units, item_links, separated_items
+from storage.units import article_units, item_links, joined_items, separated_items
 from storage.writes import (
     ItemWrite,
     StoryWrite,
@@ -445,18 +445,60 @@ def _item_doc_text(item: Item, articles: dict[int, Article], links: dict[int, li
     return title, "\n".join(p for p in parts if p)
 
 
-def keep_apart(groups: list[list[str]], apart: set[str]) -> list[list[str]]:
+def keep_apart(groups: list[list[str]], apart: set[str], blocks: Mapping[str, int] | None = None) -> list[list[str]]:
     """Move the `apart` docs out of their groups, each into a group of its own, right after it.
 
     The rest of each group stays as clustered, so the story a unit was split from keeps its other
-    items and with them its key (and draft)."""
-    out: list[list[str]] = []
+    items and with them its key (and draft). A doc in a `blocks` group (an editor's merge: doc ->
+    group) takes its group's docs along, wherever clustering put them: what was merged into a
+    split-off story stays with it."""
+    blocks = blocks or {}
+    out_blocks = {blocks[d] for d in apart if d in blocks}
+    members: dict[int, list[str]] = {}
     for g in groups:
-        rest = [d for d in g if d not in apart]
+        for d in g:
+            if blocks.get(d) in out_blocks:
+                members.setdefault(blocks[d], []).append(d)
+    leaving = apart | {d for b in out_blocks for d in members[b]}
+    out: list[list[str]] = []
+    placed: set[int] = set()
+    for g in groups:
+        rest = [d for d in g if d not in leaving]
         if rest:
             out.append(rest)
-        out.extend([d] for d in g if d in apart)
+        for d in g:
+            if d not in leaving:
+                continue
+            b = blocks.get(d)
+            if b is None:
+                out.append([d])
+            elif b not in placed:
+                placed.add(b)
+                out.append(members[b])
     return out
+
+
+def join_groups(groups: list[list[str]], blocks: Mapping[str, int]) -> list[list[str]]:
+    """Union the groups holding docs of one block (doc -> group of an editor's merge), so a merge
+    holds over a rerun; the union sits where its first group was, the other groups stay as they are."""
+    parent = list(range(len(groups)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[int, int] = {}
+    for i, g in enumerate(groups):
+        for d in g:
+            if d in blocks:
+                a, b = root(i), root(first.setdefault(blocks[d], i))
+                parent[max(a, b)] = min(a, b)
+    out: dict[int, list[str]] = {}
+    for i, g in enumerate(groups):
+        out.setdefault(root(i), []).extend(g)
+    return list(out.values())
 
 
 def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
@@ -494,11 +536,14 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
                 "published_at": min(dates) if dates else None, "source": _outlet(group[0]),
             })
         found = cluster_stories(docs)
-        # An editor's "Split off" outranks the clustering: such a unit is a story of its own.
-        separated = separated_items(s, day)
+        # An editor's "Split off" and "Merge" outrank the clustering: a split-off unit is a story of
+        # its own (with what was merged into it), then units merged into one story are joined. Apart
+        # first, so a split-off unit's merge pulls no unrelated group along with it.
+        separated, joined = separated_items(s, day), joined_items(s, day)
         apart = {d for d, group in members.items() if any(it.id in separated for it in group)}
-        groups = keep_apart(found.groups, apart)
-        weak_docs = found.weak - apart  # a unit on its own joined nothing
+        blocks = {d: joined[it.id] for d, group in members.items() for it in group if it.id in joined}
+        groups = join_groups(keep_apart(found.groups, apart, blocks), blocks)
+        weak_docs = found.weak - apart - set(blocks)  # a unit on its own joined nothing; a merged one, by the editor's word
         doc_by_id = {d["id"]: d for d in docs}
         weights = {src.name: src.weight for src in s.scalars(select(Source))}
 

@@ -597,6 +597,27 @@ def review_split(
     guarded(body)
 
 
+@review_app.command("merge")
+def review_merge(
+    story_id: int = typer.Argument(..., metavar="ID"),
+    into: int = typer.Option(..., "--into", help="The story of the same day that takes its sources in."),
+    editor: Optional[str] = typer.Option(None, "--as", help="Editor name."),
+) -> None:
+    """Merge a story into another story of its day (the next cluster run keeps them together).
+
+    Merging a story that was split off back into a story undoes the split."""
+    from storage import desk
+
+    def body() -> None:
+        db = _ready_db()
+        with db.session() as s:
+            result = desk.merge_into(s, story_id, into, _actor(editor))
+        undone = f" (split of item {', '.join(map(str, result.unsplit))} undone)" if result.unsplit else ""
+        out.print(f"merged #{result.merged_id} (item {', '.join(map(str, result.item_ids))}) into "
+                  f"#{result.into.id}: {result.into.headline}{undone}", highlight=False)
+    guarded(body)
+
+
 @review_app.command("regenerate")
 def review_regenerate(
     story_id: int = typer.Argument(..., metavar="ID"),

@@ -42,6 +42,7 @@ MESSAGES = {
     "password": "Password reset; the user was signed out everywhere.",
     "added": "Link added: it is one of this story's sources now.",
     "split": "Split off into a story of its own: regenerate it or write it. The story it left is marked for a look.",
+    "merged": "Merged: the other story's sources are this story's now, and it left the queue. Regenerate or edit this draft.",
 }
 
 

@@ -20,6 +20,7 @@ from storage.models import (
     Draft,
     DraftRevision,
     Item,
+    ItemJoin,
     ItemSeparation,
     LLMCall,
     Publication,
@@ -409,6 +410,7 @@ def split_off(session: Session, story_id: int, actor: str, item_id: int,
     session.flush()  # the old key is free before the new story takes it
     new = _own_story(session, earlier, story, f"i{unit[0]}", unit, moved, actor)
     _separate(session, item_id, story.day, actor)
+    _unjoin(session, unit)  # the latest ruling wins: a merge that joined these items no longer holds
     session.flush()
     _mark_split(session, d, actor, SPLIT_NOTICE)
     _own_draft(session, new, d.style, f"split off story {story.id}: regenerate or write it", actor)
@@ -451,17 +453,17 @@ def _own_story(session: Session, row: Story | None, story: Story, key: str, unit
     return row
 
 
-def _own_draft(session: Session, story: Story, style: str, note: str, actor: str) -> None:
+def _own_draft(session: Session, story: Story, style: str, note: str, actor: str, action: str = "split") -> None:
     """A draft to land on: empty and `needs_human` (no input hash, so the next draft run drafts it),
     or a returning row's old draft, marked like the story the items left."""
     if story.draft is not None:
-        _mark_split(session, story.draft, actor, note)
+        _mark_split(session, story.draft, actor, note, action)
         return
     fresh = Draft(story_id=story.id, style=style, status="needs_human", headline=story.title, version=0,
                   input_hash="", error=note)
     session.add(fresh)
     session.flush()
-    _revise(session, fresh, actor, "split", {}, note=note)
+    _revise(session, fresh, actor, action, {}, note=note)
 
 
 def _split_unit(session: Session, story: Story, item_id: int) -> tuple[list[int], list[int]]:
@@ -508,7 +510,7 @@ def _separate(session: Session, item_id: int, day: str, actor: str) -> None:
         sep.day, sep.actor, sep.created_at = day, actor, utcnow()
 
 
-def _mark_split(session: Session, d: Draft, actor: str, notice: str) -> None:
+def _mark_split(session: Session, d: Draft, actor: str, notice: str, action: str = "split") -> None:
     """Its sources changed under the draft: the editor's text stays, with the notice (a rejection stays one).
 
     A machine draft is redrafted by the next draft run anyway (its inputs changed)."""
@@ -516,7 +518,150 @@ def _mark_split(session: Session, d: Draft, actor: str, notice: str) -> None:
     if d.status != "rejected":
         d.status, d.error, d.decided_at, d.override = "needs_human", notice, None, None
     d.failure_kind, d.attempts = None, 0  # a failure on the old sources says nothing about the new ones
-    _revise(session, d, actor, "split", before, note=notice)
+    _revise(session, d, actor, action, before, note=notice)
+
+
+# ---------------------------------------------------------------- merge
+
+MERGE_NOTICE = "a story was merged in: regenerate or edit"
+
+
+@dataclass
+class MergeResult:
+    into: StoryRow  # the story that took the items in: same row, same draft (marked for a look)
+    merged_id: int  # the story merged away: off the desk now, its draft and history kept
+    item_ids: list[int]  # what moved
+    unsplit: list[int] = field(default_factory=list)  # items whose "Split off" this merge undid
+
+
+def merge_into(session: Session, story_id: int, target_id: int, actor: str,
+               expected_version: int | None = None) -> MergeResult:
+    """Move all sources of a story into another story of its day; also the undo of "Split off".
+
+    Clustering sometimes tells one event as two stories; this is the editor's fix, and it holds like a
+    split does: the items are recorded as joined for the cluster stage, the story that takes them in
+    gets the key the cluster stage computes (`i` + its lowest item id), and the story merged away goes
+    inactive like a row a rerun regrouped away (draft and history kept), so a rerun finds the same
+    rows. The merged items' separations go: the latest ruling wins. `expected_version` is the merged
+    story's draft version (the page the editor acted on)."""
+    story = _load(session, story_id)
+    d = story.draft
+    assert d is not None
+    _check_version(d, expected_version)
+    target = _merge_target(session, story, target_id)
+    moved = sorted(si.item_id for si in story.items)
+    held = sorted(si.item_id for si in target.items)
+    union = sorted(moved + held)
+    before = {"key": target.key, "items": held, "merged_story": story.id, "merged_key": story.key, "merged_items": moved}
+    _free_key(session, target, story, f"i{union[0]}")
+    story.items.clear()
+    story.active = False
+    session.flush()  # the items leave before the target takes them, the key is free before it is taken
+    target.key = f"i{union[0]}"
+    for si in target.items:  # the editor's ruling on all its sources: none is a weak match now (nor on a rerun)
+        si.weak = False
+    target.items.extend(StoryItem(item_id=i) for i in moved)
+    target.updated_at = story.updated_at = utcnow()
+    unsplit = _unseparate(session, moved)
+    _join(session, union, story.day, actor)
+    session.flush()
+    _own_draft(session, target, d.style, MERGE_NOTICE, actor, action="merge")  # an undrafted target gets one to land on
+    audit(session, actor, "story.merge", "story", target.id, before,
+          {"key": target.key, "items": union, "merged_story": story.id, "merged_active": False, "unsplit": unsplit})
+    session.expire(target, ["items", "draft"])
+    return MergeResult(into=_row(target), merged_id=story.id, item_ids=moved, unsplit=unsplit)
+
+
+@dataclass
+class MergeTarget:
+    id: int
+    headline: str
+    status: str  # the draft's, or "undrafted"
+
+
+def merge_targets(session: Session, story_id: int) -> list[MergeTarget]:
+    """The stories a story can be merged into: its day's other active stories, not approved or published.
+
+    One light query (ids and headlines, no sources): the story page lists them on every view."""
+    story = session.get(Story, story_id)
+    if story is None or not story.active:
+        return []
+    q = (select(Story.id, Story.title, Draft.headline, Draft.status).outerjoin(Draft, Draft.story_id == Story.id)
+         .where(Story.day == story.day, Story.active.is_(True), Story.id != story_id)
+         .order_by(Story.rank, Story.id))
+    return [MergeTarget(id=sid, headline=(headline or title or ""), status=status or "undrafted")
+            for sid, title, headline, status in session.execute(q) if status != "approved"]
+
+
+def _merge_target(session: Session, story: Story, target_id: int) -> Story:
+    """The story to merge into, or the desk's refusal (the rules split uses, for both stories)."""
+    if target_id == story.id:
+        raise InvalidAction(f"story {story.id} cannot be merged into itself: pick another story of {story.day}")
+    target = session.scalars(_story_query().where(Story.id == target_id)).one_or_none()
+    if target is None:
+        raise NotFound(f"no story with id {target_id}")
+    if target.day != story.day:
+        raise InvalidAction(f"story {target.id} is a story of {target.day}, story {story.id} of {story.day}: "
+                            "only stories of the same day merge")
+    for st, doing in ((story, "merging it"), (target, "merging into it")):
+        if not st.active:
+            raise InvalidAction(f"story {st.id} is no longer on the desk: a rerun regrouped its sources")
+        if st.draft is not None and st.draft.status == "approved":
+            state = "published" if st.id in _published_ids(session, st.day) else "approved"
+            raise InvalidAction(f"story {st.id} is {state}: reopen it before {doing}")
+    return target
+
+
+def _free_key(session: Session, target: Story, story: Story, key: str) -> None:
+    """Make `key` free for the target: the merged-away story or a row a rerun regrouped away gives it
+    up (renamed, its history kept); an active third story holding it is an overlap to rerun first."""
+    if target.key == key:
+        return
+    holder = session.scalars(select(Story).where(Story.day == target.day, Story.id != target.id,
+                                                 Story.key == key)).one_or_none()
+    if holder is None:
+        return
+    if holder.active and holder.id != story.id:
+        raise InvalidAction(f"story {target.id} overlaps another story of {target.day}: rerun the cluster stage first")
+    holder.key = f"x{holder.id}"
+    session.flush()
+
+
+def _unseparate(session: Session, item_ids: Sequence[int]) -> list[int]:
+    """Drop the items' separations (a merge undoes a split); returns the items that had one."""
+    seps = list(session.scalars(select(ItemSeparation).where(ItemSeparation.item_id.in_(list(item_ids)))))
+    for sep in seps:
+        session.delete(sep)
+    return sorted(sep.item_id for sep in seps)
+
+
+def _join(session: Session, item_ids: Sequence[int], day: str, actor: str) -> None:
+    """Record the items as one group for their day; groups they were in already become part of it."""
+    rows = {j.item_id: j for j in session.scalars(select(ItemJoin).where(ItemJoin.item_id.in_(list(item_ids))))}
+    labels = {j.group_id for j in rows.values()}
+    if labels:  # earlier merges' items that are elsewhere now stay joined to theirs (normally none)
+        rows |= {j.item_id: j for j in session.scalars(select(ItemJoin).where(ItemJoin.group_id.in_(labels)))}
+    group, now = min([*item_ids, *rows]), utcnow()
+    for j in rows.values():
+        j.group_id, j.day, j.actor, j.created_at = group, day, actor, now
+    session.add_all(ItemJoin(item_id=i, group_id=group, day=day, actor=actor, created_at=now)
+                    for i in item_ids if i not in rows)
+
+
+def _unjoin(session: Session, item_ids: Sequence[int]) -> None:
+    """A split is the latest ruling on its items: they leave their groups, the rest of each stays joined
+    (relabelled by its lowest item, so two groups never share a label; a group of one is gone)."""
+    gone = list(session.scalars(select(ItemJoin).where(ItemJoin.item_id.in_(list(item_ids)))))
+    for j in gone:
+        session.delete(j)
+    session.flush()
+    for label in {j.group_id for j in gone}:
+        rest = list(session.scalars(select(ItemJoin).where(ItemJoin.group_id == label)))
+        for j in rest:
+            if len(rest) < 2:
+                session.delete(j)
+            else:
+                j.group_id = min(r.item_id for r in rest)
 
 
 EDITABLE = ("headline", "summary", "view", "tags", "section")

@@ -211,6 +211,26 @@ class ItemSeparation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ItemJoin(Base):
+    """An editor's ruling that items belong in one story for their day (the desk's "Merge").
+
+    One row per item: items with the same `group_id` are one group, and the cluster stage puts a
+    group's items in one story whatever clustering found. `group_id` is only a label: the lowest
+    item id of the group, an item that has a row itself (a merge or a split relabels the group),
+    so two groups never share it. A later split of an item deletes that item's row (the latest
+    ruling wins); a group left with one item is deleted, as there is nothing left to join.
+    """
+
+    __tablename__ = "item_joins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
+    group_id: Mapped[int] = mapped_column(Integer, index=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Draft(Base):
     """The editable draft of one story; `version` guards against silent overwrites."""
 

@@ -2,7 +2,8 @@
 
 A feed entry and a post pointing to the same page (or two feeds carrying one URL) are one story
 before any clustering. The cluster stage and the desk's "Split off" both group items by this one
-rule, so what an editor splits off is exactly what the next cluster run keeps apart.
+rule, so what an editor splits off is exactly what the next cluster run keeps apart. An editor's
+"Merge" joins items across units (`joined_items`), and the cluster stage keeps those together.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Iterable, Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Item, ItemLink, ItemSeparation
+from storage.models import Item, ItemJoin, ItemLink, ItemSeparation
 
 
 def article_units(items: Sequence[tuple[int, int | None]], links: Mapping[int, Iterable[int]]) -> list[list[int]]:
@@ -63,3 +64,9 @@ def units_of(session: Session, items: Sequence[Item]) -> list[list[int]]:
 def separated_items(session: Session, day: str) -> set[int]:
     """The day's items an editor split off into stories of their own (the cluster stage keeps them apart)."""
     return set(session.scalars(select(ItemSeparation.item_id).where(ItemSeparation.day == day)))
+
+
+def joined_items(session: Session, day: str) -> dict[int, int]:
+    """The day's items an editor merged into one story: item id -> its group (the cluster stage joins a group)."""
+    return {item_id: group for item_id, group in session.execute(
+        select(ItemJoin.item_id, ItemJoin.group_id).where(ItemJoin.day == day))}

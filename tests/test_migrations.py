@@ -11,7 +11,7 @@ from storage.db import Database, _alembic_config, table_names
 
 # The chain as it was released (stop by stop). A new migration is appended after the last one:
 # a database already at a released head never runs one inserted before it (0009 was, see 0012).
-RELEASED = ["0001", "0002", "0005", "0003", "0008", "0004", "0009", "0007", "0010", "0011", "0012"]
+RELEASED = ["0001", "0002", "0005", "0003", "0008", "0004", "0009", "0007", "0010", "0011", "0012", "0013"]
 
 
 def _chain(tmp_path: Path) -> list[str]:
@@ -34,7 +34,7 @@ def test_a_database_left_at_0007_without_the_host_tables_gets_them(db: Database)
         conn.execute(text("DROP TABLE host_slots"))
     db.migrate()
     db.check_ready()
-    assert {"host_slots", "host_pace", "item_separations"} <= set(table_names(db.engine))
+    assert {"host_slots", "host_pace", "item_separations", "item_joins"} <= set(table_names(db.engine))
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO host_slots (host, slot, holder, expires_at) VALUES ('x.test', 0, 'w', 1.0)"))
         assert conn.execute(text("SELECT count(*) FROM host_slots")).scalar_one() == 1

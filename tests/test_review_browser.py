@@ -387,3 +387,29 @@ def test_editor_splits_a_source_off_and_lands_on_its_story(server, tabs, shot) -
         _keep_failure(shot, tab)
         raise
     assert tab.dialogs == []
+
+
+# ------------------------------------------------------------------ merge
+
+
+def test_editor_merges_a_story_into_another_and_lands_on_it(server, tabs, shot) -> None:
+    tab = tabs().login("ana")
+    pg, sid, falcon = tab.page, server["ids"]["chips"], server["ids"]["falcon"]
+    try:
+        tab.story(sid)
+        form = pg.locator("section.merge form")
+        select = form.get_by_label("Merge into story")
+        assert f"(#{falcon})" in select.inner_text() and f"(#{sid})" not in select.inner_text()
+        select.select_option(str(falcon))
+        shot(pg, "14-before-merge")
+        form.get_by_role("button", name="Merge").click()
+        pg.wait_for_selector(".notice.ok")
+        assert "Merged: the other story" in pg.locator(".notice.ok").inner_text()
+        assert pg.url.split("?")[0] == f"{tab.base}/story/{falcon}"
+        assert pg.locator(".sources-col article.source").count() == 3  # Falcon's two and the chips story's one
+        assert desk.MERGE_NOTICE in pg.locator(".flags").inner_text()
+        shot(pg, "15-merged")
+    except BaseException:
+        _keep_failure(shot, tab)
+        raise
+    assert tab.dialogs == []

@@ -403,6 +403,45 @@ def test_split_off_a_source_lands_on_its_new_story(desk_env) -> None:
     assert resp.status_code == 400 and "nothing to split it from" in resp.text
 
 
+def test_merge_into_another_story_lands_on_it(desk_env) -> None:
+    from review.users import set_active
+    from storage.models import ItemJoin, Story, StoryItem
+
+    sid, falcon, chip = desk_env.ids["chips"], desk_env.ids["falcon"], desk_env.ids["w2"]
+    page = f"/story/{sid}"
+    anon = make_client(desk_env.settings)  # logged out: refused, nothing moves
+    assert anon.post(f"{page}/merge", data={"version": version_of(desk_env, sid), "into": falcon}).status_code == 401
+    gone = logged_in(desk_env, "ben")  # an account disabled since it opened the page
+    token = csrf_of(gone.get(page).text)
+    set_active(desk_env.db, "ben", False)
+    assert gone.post(f"{page}/merge", data={"version": 1, "into": falcon, "csrf_token": token}).status_code == 401
+    client = logged_in(desk_env)
+    html = client.get(page).text
+    assert '<select name="into" id="merge-into" required>' in html and f'<option value="{falcon}">' in html
+    assert f'<option value="{sid}">' not in html  # not itself
+    version = version_of(desk_env, sid)
+    assert client.post(f"{page}/merge", data={"version": version, "into": falcon}).status_code == 403  # no CSRF token
+    assert client.post(f"{page}/merge", data={"version": version, "into": falcon, "csrf_token": "forged"}).status_code == 403
+    resp = post(client, f"{page}/merge", {"version": version - 1, "into": falcon}, page)
+    assert resp.status_code == 409 and "changed since you opened it" in resp.text
+    resp = post(client, f"{page}/merge", {"version": version, "into": sid}, page)
+    assert resp.status_code == 400 and "cannot be merged into itself" in resp.text
+    with desk_env.db.session() as s:
+        assert s.scalars(select(ItemJoin)).all() == [] and version_of(desk_env, sid) == version
+
+    resp = post(client, f"{page}/merge", {"version": version, "into": falcon}, page)
+    assert resp.status_code == 303 and resp.headers["location"] == f"/story/{falcon}?ok=merged"
+    target = client.get(resp.headers["location"]).text
+    assert "Merged: the other story" in target and desk.MERGE_NOTICE in target
+    with desk_env.db.session() as s:
+        assert set(s.scalars(select(StoryItem.story_id).where(StoryItem.item_id == chip))) == {falcon}
+        assert not s.get(Story, sid).active and len(s.scalars(select(ItemJoin)).all()) == 3
+    assert f'<option value="{sid}">' not in target  # the merged-away story is off the desk
+    resp = post(client, f"{page}/merge", {"version": version_of(desk_env, sid), "into": falcon}, page)
+    assert resp.status_code == 400 and "no longer on the desk" in resp.text
+    assert '<select name="into"' not in resp.text  # nothing to merge from an inactive story
+
+
 def test_the_truth_gate_refuses_unsupported_claims_until_an_audited_override(desk_env) -> None:
     sid = desk_env.ids["falcon"]
     client = logged_in(desk_env)

@@ -176,3 +176,21 @@ def test_a_weak_source_split_off_by_the_editor_is_a_plain_story_of_its_own(db: D
     reasons = _reasons_by_guid(db)
     assert not any("weak match" in r for r in reasons["lone"] + reasons["cut-0"])
     assert not any(_weak_flags(db).values())
+
+
+def test_a_weak_source_merged_back_by_the_editor_is_no_longer_weak(db: Database, tmp_path: Path) -> None:
+    """Split off and merged back: the editor has ruled it belongs, so a rerun marks no weak match."""
+    _store(db, _docs(HIRE))
+    ctx = Context(settings=load_settings({"NEWSDESK_DATA_DIR": str(tmp_path)}).with_overrides(database_url=db.url), db=db)
+    cluster_stage(ctx, DAY)
+    assert _weak_flags(db)["lone"]
+    with db.session() as s:
+        (story_id,) = s.scalars(select(Story.id).where(Story.day == DAY, Story.active.is_(True))).all()
+        save_machine_draft(s, story_id, style="awesome-ai-daily", status="pending", model="m", prompt_version="v1",
+                           input_hash="h", fields={"headline": "Quillon cuts 1,200 jobs in Dublin", "summary": []})
+        lone_id = s.scalars(select(Item.id).where(Item.guid == "lone")).one()
+        split = desk.split_off(s, story_id, "ana", lone_id)
+        desk.merge_into(s, split.new.id, story_id, "ana")
+    cluster_stage(ctx, DAY)
+    reasons = _reasons_by_guid(db)
+    assert not any("weak match" in r for r in reasons["lone"]) and not any(_weak_flags(db).values())

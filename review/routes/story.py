@@ -46,6 +46,7 @@ def _page(request: Request, story_id: int, status_code: int = 200, **extra: Any)
         detail = desk.get_story(s, story_id)
         prev_id, next_id = _neighbours(s, detail)
         thread = story_thread(s, story_id)
+        merge_targets = desk.merge_targets(s, story_id)
     number = {src.id: i for i, src in enumerate(detail.sources, start=1)}
     flagged: dict[int, list[dict]] = {}
     for claim in detail.unsupported:
@@ -67,7 +68,7 @@ def _page(request: Request, story_id: int, status_code: int = 200, **extra: Any)
         form=extra.pop("form", None) or _form_values(detail), form_version=extra.pop("form_version", detail.row.version),
         history=history_view(detail.history), statuses=STATUS_LABELS, prev_id=prev_id, next_id=next_id,
         can_regenerate=app.settings.regenerate is not None, title=detail.row.headline or f"Story {story_id}",
-        thread=thread, **extra,
+        thread=thread, merge_targets=merge_targets, **extra,
     )
 
 
@@ -164,6 +165,16 @@ def split(story_id: int, request: Request, version: int = Form(...), item: int =
     """Split one source off into a story of its own, then show that story (it needs its own draft)."""
     return _decide(request, story_id, desk.split_off, "split", goto=lambda result: result.new.id,
                    item_id=item, expected_version=version)
+
+
+@router.post("/story/{story_id}/merge")
+def merge(story_id: int, request: Request, version: int = Form(...), into: int = Form(...),
+          user: Account = Depends(require_user)) -> Response:
+    """Merge this story into another of its day, then show that story (its draft is marked for a look)."""
+    def merge_into(session, sid: int, actor: str, **kwargs: Any) -> desk.MergeResult:
+        return desk.merge_into(session, sid, into, actor, **kwargs)
+
+    return _decide(request, story_id, merge_into, "merged", goto=lambda result: result.into.id, expected_version=version)
 
 
 @router.post("/story/{story_id}/regenerate")
