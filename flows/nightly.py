@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import night, pipeline
 from flows.night import Stages, public
 from flows.pipeline import Context
+from flows.retrying import retry_helps
 from newsdesk.config import Settings, load_settings
 
 
@@ -24,12 +25,12 @@ def _fingerprint_key(context, parameters: dict[str, Any]) -> str | None:
     return f"{context.task.name}-{parameters['day']}-{parameters['fingerprint']}"
 
 
-@task(name="collect", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+@task(name="collect", retries=1, retry_delay_seconds=10, retry_condition_fn=retry_helps, cache_policy=NO_CACHE)
 def collect_task(ctx: Context, day: str, sources: list[str] | None, force: bool) -> dict[str, Any]:
     return pipeline.collect_stage(ctx, day, sources, force=force)
 
 
-@task(name="extract", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+@task(name="extract", retries=2, retry_delay_seconds=10, retry_condition_fn=retry_helps, cache_policy=NO_CACHE)
 def extract_task(ctx: Context, day: str, force: bool) -> dict[str, Any]:
     return pipeline.extract_stage(ctx, day, force=force)
 
@@ -42,7 +43,8 @@ def cluster_task(ctx: Context, day: str, fingerprint: str) -> dict[str, Any]:
 LLM_CONCURRENCY_TAG = "newsdesk-llm"
 
 
-@task(name="draft", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE, tags=[LLM_CONCURRENCY_TAG])
+@task(name="draft", retries=1, retry_delay_seconds=30, retry_condition_fn=retry_helps, cache_policy=NO_CACHE,
+      tags=[LLM_CONCURRENCY_TAG])
 def draft_task(ctx: Context, day: str, style: str, max_stories: int, force: bool,
                story_ids: list[int] | None = None) -> dict[str, Any]:
     """Tagged `newsdesk-llm`: a tag concurrency limit (`prefect concurrency-limit create newsdesk-llm 1`)

@@ -21,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import pipeline
 from flows.pipeline import Context
+from flows.retrying import retry_helps
 from newsdesk.config import Settings
 from storage.db import Database
 from storage.runlock import holder_id
@@ -81,7 +82,7 @@ def batched(values: Sequence[Any], size: int) -> list[list[Any]]:
     return [list(values[i:i + size]) for i in range(0, len(values), size)]
 
 
-@task(name="collect-batch", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+@task(name="collect-batch", retries=1, retry_delay_seconds=10, retry_condition_fn=retry_helps, cache_policy=NO_CACHE)
 def collect_batch_task(settings: Settings, day: str, names: list[str], force: bool) -> dict[str, Any]:
     """A batch reports where it ran, its worker's peak memory and its CPU seconds (summed over the
     batches): a worker's cost per item then shows apart from how many idle cores the machine had."""
@@ -96,7 +97,7 @@ def collect_batch_task(settings: Settings, day: str, names: list[str], force: bo
         db.dispose()
 
 
-@task(name="extract-batch", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+@task(name="extract-batch", retries=2, retry_delay_seconds=10, retry_condition_fn=retry_helps, cache_policy=NO_CACHE)
 def extract_batch_task(settings: Settings, ids: list[int], force: bool) -> dict[str, Any]:
     """A retried batch (a worker died mid-batch) skips what its first try already saved."""
     cpu = time.process_time()

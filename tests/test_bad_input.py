@@ -120,6 +120,35 @@ def test_run_with_a_broken_sources_file_fails_before_the_flow_starts(tmp_path: P
     db.dispose()
     assert invoke(env, "run", "--day", "2026-11-19", "--from-stage", "cluster").exit_code == 0  # needs no sources
 
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_scheduled_flow_does_not_retry_a_broken_sources_file(tmp_path: Path, db_url: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment runs the flow without the CLI's early check: its collect task fails once, not
+    again after its retry delay (a retry cannot mend the file), and the run says why."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows.nightly import nightly
+    from storage.db import Database
+    from storage.models import Run
+
+    env = _env(tmp_path, db_url, [{"name": "Odd", "kind": "feed", "url": "https://odd.example.com/feed"}])
+    assert invoke(env, "init").exit_code == 0
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    state = nightly(day="2026-11-19", return_state=True)
+    assert state.is_failed()
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+    [collect] = [r for r in runs if r.name.startswith("collect")]
+    assert collect.run_count == 1, f"collect ran {collect.run_count} times"
+    db = Database(db_url)
+    with db.session() as s:
+        [run] = s.query(Run).all()
+        assert run.status == "failed"
+    db.dispose()
+
 SOURCES_WITH_COMMENTS = """\
 # Our sources. Keep this comment.
 sources:
