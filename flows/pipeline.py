@@ -28,6 +28,7 @@ from storage.db import Database
 from storage.threads import assign_threads
 from storage.models import Article, Item, ItemLink, Source, Story, StoryItem, utcnow
 from storage.outlets import outlet_name
+from storage.desk import weak_match_reason
 from storage.units import article_units, item_links, joined_items, separated_items
 from storage.writes import (
     ItemWrite,
@@ -595,12 +596,6 @@ def cluster_stage(ctx: Context, day: str) -> dict[str, Any]:
         "multi_source": sum(1 for w in writes if len(w.item_ids) > 1),
         "continuing": sum(1 for w in writes if w.previous_story_id),
     }
-
-
-def weak_match_reason(n: int) -> str:
-    """The desk's note on a story that took sources in on a weak match: a different story about
-    the same company, with a single item, can be folded in that way (docs/clustering-eval.md)."""
-    return f"{n} source{'s' if n > 1 else ''} joined on a weak match: check {'they belong' if n > 1 else 'it belongs'}"
 
 
 def _previous_stories(session, day: str, days: int = HISTORY_DAYS):

@@ -407,6 +407,7 @@ def split_off(session: Session, story_id: int, actor: str, item_id: int,
     earlier = _take_key(session, story, f"i{rest[0]}", f"i{unit[0]}")
     for si in [si for si in story.items if si.item_id in unit]:
         story.items.remove(si)
+    _restate_weak(story)
     session.flush()  # the old key is free before the new story takes it
     new = _own_story(session, earlier, story, f"i{unit[0]}", unit, moved, actor)
     _separate(session, item_id, story.day, actor)
@@ -521,6 +522,23 @@ def _mark_split(session: Session, d: Draft, actor: str, notice: str, action: str
     _revise(session, d, actor, action, before, note=notice)
 
 
+WEAK_MARK = "joined on a weak match"
+
+
+def weak_match_reason(n: int) -> str:
+    """The desk's note on a story that took sources in on a weak match: a different story about
+    the same company, with a single item, can be folded in that way (docs/clustering-eval.md)."""
+    return f"{n} source{'s' if n > 1 else ''} {WEAK_MARK}: check {'they belong' if n > 1 else 'it belongs'}"
+
+
+def _restate_weak(story: Story) -> None:
+    """The weak-match reason after the editor moved sources: it counts the weak sources still in
+    the story (none left: no reason), at once, not only after the next cluster run."""
+    rest = [r for r in (story.reasons or []) if WEAK_MARK not in r]
+    n = sum(1 for si in story.items if si.weak)
+    story.reasons = [weak_match_reason(n), *rest] if n else rest
+
+
 # ---------------------------------------------------------------- merge
 
 MERGE_NOTICE = "a story was merged in: regenerate or edit"
@@ -561,6 +579,7 @@ def merge_into(session: Session, story_id: int, target_id: int, actor: str,
     for si in target.items:  # the editor's ruling on all its sources: none is a weak match now (nor on a rerun)
         si.weak = False
     target.items.extend(StoryItem(item_id=i) for i in moved)
+    _restate_weak(target)
     target.updated_at = story.updated_at = utcnow()
     unsplit = _unseparate(session, moved)
     _join(session, union, story.day, actor)

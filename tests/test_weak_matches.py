@@ -168,6 +168,7 @@ def test_a_weak_source_split_off_by_the_editor_is_a_plain_story_of_its_own(db: D
                            input_hash="h", fields={"headline": "Quillon cuts 1,200 jobs in Dublin", "summary": []})
         lone_id = s.scalars(select(Item.id).where(Item.guid == "lone")).one()
         desk.split_off(s, story_id, "ana", lone_id)
+    assert not any("weak match" in r for r in _reasons_by_guid(db)["cut-0"])  # at once, not only after a rerun
     cluster_stage(ctx, DAY)  # the rerun keeps it apart, and it joined nothing: no weak mark, no weak reason
     with db.session() as s:
         story_of = dict(s.execute(select(Item.guid, StoryItem.story_id).join(StoryItem, StoryItem.item_id == Item.id)
@@ -194,3 +195,22 @@ def test_a_weak_source_merged_back_by_the_editor_is_no_longer_weak(db: Database,
     cluster_stage(ctx, DAY)
     reasons = _reasons_by_guid(db)
     assert not any("weak match" in r for r in reasons["lone"]) and not any(_weak_flags(db).values())
+
+
+def test_merging_into_a_story_with_a_weak_source_clears_its_weak_reason_at_once(db: Database, tmp_path: Path) -> None:
+    """The editor's merge rules on every source of the story: the queue stops asking at once."""
+    _store(db, _docs(HIRE))
+    ctx = Context(settings=load_settings({"NEWSDESK_DATA_DIR": str(tmp_path)}).with_overrides(database_url=db.url), db=db)
+    cluster_stage(ctx, DAY)
+    assert _reasons_by_guid(db)["cut-0"][0] == weak_match_reason(1)
+    with db.session() as s:
+        (story_id,) = s.scalars(select(Story.id).where(Story.day == DAY, Story.active.is_(True))).all()
+        save_machine_draft(s, story_id, style="awesome-ai-daily", status="pending", model="m", prompt_version="v1",
+                           input_hash="h", fields={"headline": "Quillon cuts 1,200 jobs in Dublin", "summary": []})
+        cut_id = s.scalars(select(Item.id).where(Item.guid == "cut-1")).one()
+        split = desk.split_off(s, story_id, "ana", cut_id)  # a plain source split off, then merged back
+    assert _reasons_by_guid(db)["cut-0"][0] == weak_match_reason(1)  # the weak source is still there
+    with db.session() as s:
+        desk.merge_into(s, split.new.id, story_id, "ana")
+    assert not any("weak match" in r for r in _reasons_by_guid(db)["cut-0"])
+    assert not any(_weak_flags(db).values())
