@@ -199,21 +199,29 @@ def test_a_night_whose_only_worker_is_lost_mid_extract_fails_clearly_and_a_rerun
     assert stories and _stories(dask_url) == stories
 
 
-@pytest.mark.usefixtures("prefect_harness")
-def test_a_night_with_no_worker_ends_in_one_line_that_says_why(tmp_path: Path, scheduler: str) -> None:
-    """The editor at the terminal reads why the night stopped, not a Prefect traceback."""
+def _stopped_night(tmp_path: Path, address: str) -> tuple[str, list[str]]:
+    """`newsdesk run` on a SQLite day with NEWSDESK_DASK_ADDRESS and a 2 s no-worker deadline, which
+    must fail: (its one error line, with no traceback on the console; the failed run's notes)."""
+    url = f"sqlite:///{tmp_path / 'night.db'}"
     with serve_sample_day() as base_url:
-        env = {**_env(tmp_path, f"sqlite:///{tmp_path / 'night.db'}", base_url), "NEWSDESK_DASK_ADDRESS": scheduler,
-               "NEWSDESK_DASK_NO_WORKER_TIMEOUT": "2"}
+        env = {**_env(tmp_path, url, base_url), "NEWSDESK_DASK_ADDRESS": address, "NEWSDESK_DASK_NO_WORKER_TIMEOUT": "2"}
         cli(env, "init")
         night = _night(env)
     assert night.returncode == 1, night.stdout[-3000:]
     assert "Traceback" not in night.stderr, night.stderr[-3000:]
     [line] = [x for x in night.stderr.splitlines() if x.startswith("error:")]
-    assert line.startswith("error: collect stage stopped: no Dask worker alive for 2 s"), night.stderr[-3000:]
+    [run] = _runs(url)
+    assert run.status == "failed"
+    return line, run.notes
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_night_with_no_worker_ends_in_one_line_that_says_why(tmp_path: Path, scheduler: str) -> None:
+    """The editor at the terminal reads why the night stopped, not a Prefect traceback."""
+    line, notes = _stopped_night(tmp_path, scheduler)
+    assert line.startswith("error: collect stage stopped: no Dask worker alive for 2 s"), line
     assert "a rerun of the day does the rest" in line
-    [run] = _runs(f"sqlite:///{tmp_path / 'night.db'}")
-    assert run.status == "failed" and any(n.startswith("collect stage stopped") for n in run.notes), run.notes
+    assert any(n.startswith("collect stage stopped") for n in notes), notes
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -224,15 +232,7 @@ def test_a_scheduler_that_does_not_answer_is_named_in_one_line(tmp_path: Path) -
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
-    with serve_sample_day() as base_url:
-        env = {**_env(tmp_path, f"sqlite:///{tmp_path / 'night.db'}", base_url), "NEWSDESK_DASK_ADDRESS": address,
-               "NEWSDESK_DASK_NO_WORKER_TIMEOUT": "2"}
-        cli(env, "init")
-        night = _night(env)
-    assert night.returncode == 1, night.stdout[-3000:]
-    assert "Traceback" not in night.stderr, night.stderr[-3000:]
-    [line] = [x for x in night.stderr.splitlines() if x.startswith("error:")]
-    assert line.startswith(f"error: collect stage stopped: the Dask scheduler at {address} did not answer within 2 s")
+    line, notes = _stopped_night(tmp_path, address)
+    assert line.startswith(f"error: collect stage stopped: the Dask scheduler at {address} did not answer within 2 s"), line
     assert "NEWSDESK_DASK_ADDRESS" in line
-    [run] = _runs(f"sqlite:///{tmp_path / 'night.db'}")
-    assert run.status == "failed" and any("did not answer" in n for n in run.notes), run.notes
+    assert any("did not answer" in n for n in notes), notes
