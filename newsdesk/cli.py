@@ -416,6 +416,8 @@ def review_show(story_id: int = typer.Argument(..., metavar="ID"), as_json: bool
                   f"prompt: {d.prompt_version}   ranked for: {'; '.join(r.reasons)}", highlight=False)
         out.print(f"coverage: {len(r.outlet_names)} {'outlet' if len(r.outlet_names) == 1 else 'outlets'} "
                   f"({', '.join(r.outlet_names)}); source types: {', '.join(r.source_types) or '-'}", highlight=False)
+        if not r.active:
+            out.print(f"[yellow]this story is {desk.OFF_DESK}; it is not in the queue or the digest[/yellow]", highlight=False)
         if r.single_source:
             out.print("[yellow]single-source story: only one outlet reports it[/yellow]", highlight=False)
         if r.error:

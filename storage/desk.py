@@ -104,6 +104,7 @@ class StoryRow:
     outlet_names: list[str] = field(default_factory=list)  # distinct outlets (a feed and its social account are one)
     source_types: list[str] = field(default_factory=list)  # feed, bluesky, hackernews...
     single_source: bool = False  # one outlet only: worth a second look before it runs
+    active: bool = True  # False: merged into another story or regrouped by a rerun (kept for its history)
 
 
 @dataclass
@@ -199,6 +200,7 @@ def _row(story: Story) -> StoryRow:
         outlet_names=outlets,
         source_types=types,
         single_source=len(outlets) == 1,
+        active=story.active,
     )
 
 
@@ -230,6 +232,9 @@ def undrafted_stories(session: Session, day: str) -> list[StoryRow]:
             row.reasons = [*row.reasons, "repeats an earlier story"]
         rows.append(row)
     return rows
+
+
+OFF_DESK = "no longer on the desk: it was merged into another story, or a rerun regrouped its sources"
 
 
 def _load(session: Session, story_id: int) -> Story:
@@ -325,6 +330,8 @@ def approve(session: Session, story_id: int, actor: str, expected_version: int |
     d = story.draft
     assert d is not None
     _check_version(d, expected_version)
+    if not story.active:  # its sources are in another story now: an approval here would publish nothing
+        raise InvalidAction(f"story {story_id} is {OFF_DESK}: approve the story that holds its sources")
     if not d.headline.strip() or not d.summary:
         raise InvalidAction(f"story {story_id} has no draft to approve yet: write or regenerate it first")
     if d.status == "approved":
@@ -472,7 +479,7 @@ def _split_unit(session: Session, story: Story, item_id: int) -> tuple[list[int]
     d = story.draft
     assert d is not None
     if not story.active:
-        raise InvalidAction(f"story {story.id} is no longer on the desk: a rerun regrouped its sources")
+        raise InvalidAction(f"story {story.id} is {OFF_DESK}")
     if d.status == "approved":
         state = "published" if story.id in _published_ids(session, story.day) else "approved"
         raise InvalidAction(f"story {story.id} is {state}: reopen it before splitting a source off")
@@ -624,7 +631,7 @@ def _merge_target(session: Session, story: Story, target_id: int) -> Story:
                             "only stories of the same day merge")
     for st, doing in ((story, "merging it"), (target, "merging into it")):
         if not st.active:
-            raise InvalidAction(f"story {st.id} is no longer on the desk: a rerun regrouped its sources")
+            raise InvalidAction(f"story {st.id} is {OFF_DESK}")
         if st.draft is not None and st.draft.status == "approved":
             state = "published" if st.id in _published_ids(session, st.day) else "approved"
             raise InvalidAction(f"story {st.id} is {state}: reopen it before {doing}")

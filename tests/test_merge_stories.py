@@ -215,9 +215,11 @@ def test_refusals_are_one_line(db: Database, tmp_path: Path) -> None:
         desk.reopen(s, falcon, "ben")
         assert [r.id for r in desk.merge_targets(s, rail)] == [falcon]
         desk.merge_into(s, rail, falcon, "ben")  # reopened, it merges
-    refused(rail, falcon, f"story {rail} is no longer on the desk")
+    refused(rail, falcon, f"story {rail} is no longer on the desk: it was merged into another story")
     refused(falcon, rail, f"story {rail} is no longer on the desk")
     assert count(db, ItemJoin) == 5
+    with db.session() as s, pytest.raises(desk.InvalidAction, match="approve the story that holds its sources"):
+        desk.approve(s, rail, "ben")  # it is in no digest: an approval there would publish nothing
 
 
 def test_the_cli_merges_a_story(db: Database, tmp_path: Path) -> None:
@@ -231,3 +233,7 @@ def test_the_cli_merges_a_story(db: Database, tmp_path: Path) -> None:
     assert f"#{falcon}" in res.output and story_of(db, ids["r1"]) == falcon
     res = CliRunner().invoke(app, ["review", "merge", str(rail), "--into", str(falcon)], env=env)
     assert res.exit_code == 1 and res.output.count("\n") == 1 and "no longer on the desk" in res.output
+    shown = CliRunner().invoke(app, ["review", "show", str(rail)], env=env)
+    assert shown.exit_code == 0 and f"this story is {desk.OFF_DESK}" in " ".join(shown.output.split())  # as wrapped
+    shown = CliRunner().invoke(app, ["review", "show", str(falcon)], env=env)
+    assert "no longer on the desk" not in " ".join(shown.output.split())

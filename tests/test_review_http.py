@@ -440,6 +440,8 @@ def test_merge_into_another_story_lands_on_it(desk_env) -> None:
     resp = post(client, f"{page}/merge", {"version": version_of(desk_env, sid), "into": falcon}, page)
     assert resp.status_code == 400 and "no longer on the desk" in resp.text
     assert '<select name="into"' not in resp.text  # nothing to merge from an inactive story
+    assert "This story is no longer on the desk" in client.get(page).text  # its page says so
+    assert "This story is no longer on the desk" not in target
 
 
 def test_the_truth_gate_refuses_unsupported_claims_until_an_audited_override(desk_env) -> None:

@@ -68,7 +68,7 @@ def _page(request: Request, story_id: int, status_code: int = 200, **extra: Any)
         form=extra.pop("form", None) or _form_values(detail), form_version=extra.pop("form_version", detail.row.version),
         history=history_view(detail.history), statuses=STATUS_LABELS, prev_id=prev_id, next_id=next_id,
         can_regenerate=app.settings.regenerate is not None, title=detail.row.headline or f"Story {story_id}",
-        thread=thread, merge_targets=merge_targets, **extra,
+        thread=thread, merge_targets=merge_targets, off_desk=desk.OFF_DESK, **extra,
     )
 
 
