@@ -30,6 +30,7 @@ from storage.models import Article, Item, ItemLink, Source, Story, StoryItem, ut
 from storage.outlets import outlet_name
 from storage.desk import weak_match_reason
 from storage.units import article_units, item_links, joined_items, separated_items
+from summarizer.unionfind import UnionFind
 from storage.writes import (
     ItemWrite,
     StoryWrite,
@@ -482,23 +483,15 @@ def keep_apart(groups: list[list[str]], apart: set[str], blocks: Mapping[str, in
 def join_groups(groups: list[list[str]], blocks: Mapping[str, int]) -> list[list[str]]:
     """Union the groups holding docs of one block (doc -> group of an editor's merge), so a merge
     holds over a rerun; the union sits where its first group was, the other groups stay as they are."""
-    parent = list(range(len(groups)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    uf: UnionFind[int] = UnionFind()  # over group positions; a set's root is its first group
     first: dict[int, int] = {}
     for i, g in enumerate(groups):
         for d in g:
             if d in blocks:
-                a, b = root(i), root(first.setdefault(blocks[d], i))
-                parent[max(a, b)] = min(a, b)
+                uf.union(i, first.setdefault(blocks[d], i))
     out: dict[int, list[str]] = {}
     for i, g in enumerate(groups):
-        out.setdefault(root(i), []).extend(g)
+        out.setdefault(uf.find(i), []).extend(g)
     return list(out.values())
 
 
