@@ -420,7 +420,7 @@ def split_off(session: Session, story_id: int, actor: str, item_id: int,
     _separate(session, item_id, story.day, actor)
     _unjoin(session, unit)  # the latest ruling wins: a merge that joined these items no longer holds
     session.flush()
-    _mark_split(session, d, actor, SPLIT_NOTICE)
+    _mark_sources_moved(session, d, actor, SPLIT_NOTICE)
     _own_draft(session, new, d.style, f"split off story {story.id}: regenerate or write it", actor)
     audit(session, actor, "story.split", "story", story.id, before,
           {"key": story.key, "items": rest, "new_story": new.id, "new_key": new.key, "split_items": unit})
@@ -465,7 +465,7 @@ def _own_draft(session: Session, story: Story, style: str, note: str, actor: str
     """A draft to land on: empty and `needs_human` (no input hash, so the next draft run drafts it),
     or a returning row's old draft, marked like the story the items left."""
     if story.draft is not None:
-        _mark_split(session, story.draft, actor, note, action)
+        _mark_sources_moved(session, story.draft, actor, note, action)
         return
     fresh = Draft(story_id=story.id, style=style, status="needs_human", headline=story.title, version=0,
                   input_hash="", error=note)
@@ -476,13 +476,7 @@ def _own_draft(session: Session, story: Story, style: str, note: str, actor: str
 
 def _split_unit(session: Session, story: Story, item_id: int) -> tuple[list[int], list[int]]:
     """(the item with its same-article items, the story's other items), or the desk's refusal."""
-    d = story.draft
-    assert d is not None
-    if not story.active:
-        raise InvalidAction(f"story {story.id} is {OFF_DESK}")
-    if d.status == "approved":
-        state = "published" if story.id in _published_ids(session, story.day) else "approved"
-        raise InvalidAction(f"story {story.id} is {state}: reopen it before splitting a source off")
+    _check_open(session, story, "splitting a source off")
     items = [si.item for si in story.items]
     if item_id not in {it.id for it in items}:
         raise InvalidAction(f"item {item_id} is not a source of story {story.id}")
@@ -492,6 +486,15 @@ def _split_unit(session: Session, story: Story, item_id: int) -> tuple[list[int]
         raise InvalidAction(f"story {story.id} has {one}: there is nothing to split it from")
     unit = next(u for u in units if item_id in u)
     return unit, sorted(it.id for it in items if it.id not in unit)
+
+
+def _check_open(session: Session, story: Story, doing: str) -> None:
+    """Split and merge move sources only between stories on the desk that are not approved or published."""
+    if not story.active:
+        raise InvalidAction(f"story {story.id} is {OFF_DESK}")
+    if story.draft is not None and story.draft.status == "approved":
+        state = "published" if story.id in _published_ids(session, story.day) else "approved"
+        raise InvalidAction(f"story {story.id} is {state}: reopen it before {doing}")
 
 
 def _published_ids(session: Session, day: str) -> set[int]:
@@ -518,7 +521,7 @@ def _separate(session: Session, item_id: int, day: str, actor: str) -> None:
         sep.day, sep.actor, sep.created_at = day, actor, utcnow()
 
 
-def _mark_split(session: Session, d: Draft, actor: str, notice: str, action: str = "split") -> None:
+def _mark_sources_moved(session: Session, d: Draft, actor: str, notice: str, action: str = "split") -> None:
     """Its sources changed under the draft: the editor's text stays, with the notice (a rejection stays one).
 
     A machine draft is redrafted by the next draft run anyway (its inputs changed)."""
@@ -629,12 +632,8 @@ def _merge_target(session: Session, story: Story, target_id: int) -> Story:
     if target.day != story.day:
         raise InvalidAction(f"story {target.id} is a story of {target.day}, story {story.id} of {story.day}: "
                             "only stories of the same day merge")
-    for st, doing in ((story, "merging it"), (target, "merging into it")):
-        if not st.active:
-            raise InvalidAction(f"story {st.id} is {OFF_DESK}")
-        if st.draft is not None and st.draft.status == "approved":
-            state = "published" if st.id in _published_ids(session, st.day) else "approved"
-            raise InvalidAction(f"story {st.id} is {state}: reopen it before {doing}")
+    _check_open(session, story, "merging it")
+    _check_open(session, target, "merging into it")
     return target
 
 
